@@ -1,0 +1,270 @@
+"""The one GAN config: a validated dataclass that round-trips through JSON.
+
+Every invalid value raises `ConfigError` naming the field and what is allowed, so the CLI and the
+Train page can show the engine's own message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+
+PRIORS = ("normal", "uniform")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
+INITS = ("default", "xavier", "he")
+OUTPUTS = ("tanh", "sigmoid")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+SCHEDULES = ("none", "decay", "step")
+DEVICES = ("auto", "cpu", "cuda")
+LOSSES = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
+MAX_LAYERS = 6
+MAX_UNITS = 4096
+MAX_LATENT = 512
+MAX_BATCH = 4096
+
+
+class ConfigError(ValueError):
+    """An invalid config value; `field` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass
+class GANConfig:
+    # data
+    digits: list[int] = field(default_factory=lambda: [3])
+    data: str = "embedded"  # "embedded" 5k sample or "full" torchvision MNIST
+    conditional: bool = False  # class-conditional G and D: one model, any digit on request
+    # networks
+    latent_dim: int = 64
+    prior: str = "normal"
+    g_layers: list[int] = field(default_factory=lambda: [256, 512])
+    d_layers: list[int] = field(default_factory=lambda: [512, 256])
+    g_activation: str = "leaky_relu"
+    d_activation: str = "leaky_relu"
+    leaky_slope: float = 0.2
+    g_batchnorm: bool = False
+    d_batchnorm: bool = False
+    bn_momentum: float = 0.1  # PyTorch convention (Keras momentum 0.8 is 0.2 here)
+    g_dropout: float = 0.0
+    d_dropout: float = 0.0
+    init: str = "default"
+    output: str = "tanh"
+    # loss
+    loss: str = "nonsaturating"
+    label_smoothing: float = 1.0  # target for real images; 0.9 is one-sided smoothing
+    clip: float = 0.01  # weight clipping for "wgan"
+    gp_weight: float = 10.0  # lambda for "wgan-gp"
+    r1_weight: float = 0.0  # optional R1 penalty on real images, any loss
+    # optimisation
+    g_optimizer: str = "adam"
+    d_optimizer: str = "adam"
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    momentum: float = 0.0  # for SGD
+    schedule: str = "none"
+    lr_decay: float = 1e-4  # "decay": lr <- lr / (1 + lr_decay * epoch), each epoch
+    g_milestones: list[int] = field(default_factory=list)  # "step": epochs at which lr *= gamma
+    d_milestones: list[int] = field(default_factory=list)
+    g_gamma: float = 0.5
+    d_gamma: float = 0.5
+    d_steps: int = 1
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"
+    # bookkeeping
+    snapshot_every: int = 50  # steps between sample snapshots
+
+    # ---- construction -------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict) -> GANConfig:
+        """Build and validate from plain values (JSON, form input or `key=value` strings)."""
+        if not isinstance(d, dict):
+            raise ConfigError("config", f"must be a JSON object, got {type(d).__name__}")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ConfigError(unknown[0], f"unknown setting (known: {', '.join(known)})")
+        values = {k: _coerce(k, v, known[k].type) for k, v in d.items()}
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> GANConfig:
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError("config", f"not valid JSON ({e})") from e
+        return cls.from_dict(d)
+
+    def replace(self, **changes) -> GANConfig:
+        """A validated copy with `changes` applied (values may be strings, as from a form)."""
+        return GANConfig.from_dict({**self.to_dict(), **changes})
+
+    def with_settings(self, pairs: list[str]) -> GANConfig:
+        """Apply `key=value` strings, as given to the CLI's --set."""
+        changes = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise ConfigError(pair, "expected key=value")
+            changes[key.strip()] = value.strip()
+        return self.replace(**changes)
+
+    # ---- validation ---------------------------------------------------------------
+    def validate(self, n_images: int | None = None) -> None:
+        """Raise ConfigError for the first bad field; `n_images` also checks the batch size."""
+        _check_digits(self.digits)
+        _choice("data", self.data, ("embedded", "full"))
+        _int_range("latent_dim", self.latent_dim, 1, MAX_LATENT)
+        _choice("prior", self.prior, PRIORS)
+        _check_layers("g_layers", self.g_layers)
+        _check_layers("d_layers", self.d_layers)
+        _choice("g_activation", self.g_activation, ACTIVATIONS)
+        _choice("d_activation", self.d_activation, ACTIVATIONS)
+        _float_range("leaky_slope", self.leaky_slope, 0.0, 1.0)
+        _float_range("bn_momentum", self.bn_momentum, 0.0, 1.0)
+        _float_range("g_dropout", self.g_dropout, 0.0, 0.9)
+        _float_range("d_dropout", self.d_dropout, 0.0, 0.9)
+        _choice("init", self.init, INITS)
+        _choice("output", self.output, OUTPUTS)
+        _choice("loss", self.loss, LOSSES)
+        _float_range("label_smoothing", self.label_smoothing, 0.5, 1.0)
+        _float_range("clip", self.clip, 1e-4, 1.0)
+        _float_range("gp_weight", self.gp_weight, 0.0, 1000.0)
+        _float_range("r1_weight", self.r1_weight, 0.0, 1000.0)
+        _choice("g_optimizer", self.g_optimizer, OPTIMIZERS)
+        _choice("d_optimizer", self.d_optimizer, OPTIMIZERS)
+        _check_lr("g_lr", self.g_lr)
+        _check_lr("d_lr", self.d_lr)
+        _float_range("beta1", self.beta1, 0.0, 0.999)
+        _float_range("beta2", self.beta2, 0.0, 0.9999)
+        _float_range("momentum", self.momentum, 0.0, 0.999)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _float_range("lr_decay", self.lr_decay, 0.0, 1.0)
+        _check_milestones("g_milestones", self.g_milestones)
+        _check_milestones("d_milestones", self.d_milestones)
+        _float_range("g_gamma", self.g_gamma, 1e-3, 1.0)
+        _float_range("d_gamma", self.d_gamma, 1e-3, 1.0)
+        _int_range("d_steps", self.d_steps, 1, 10)
+        _int_range("batch_size", self.batch_size, 1, MAX_BATCH)
+        if n_images is not None and self.batch_size > n_images:
+            raise ConfigError("batch_size", f"{self.batch_size} is larger than the {n_images} images "
+                                            f"of digits {self.digits}; use at most {n_images}")
+        _int_range("seed", self.seed, 0, 2**31 - 1)
+        _choice("device", self.device, DEVICES)
+        _int_range("snapshot_every", self.snapshot_every, 1, 100_000)
+
+    @property
+    def n_classes(self) -> int:
+        """Size of the one-hot label input in conditional mode (0 when unconditional)."""
+        return 10 if self.conditional else 0
+
+
+# ---- helpers -------------------------------------------------------------------------
+def parse_int_list(name: str, value) -> list[int]:
+    """'256, 512' or [256, 512] -> [256, 512]; '' -> []. Raises ConfigError on 'abc'."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        raise ConfigError(name, f"must be a list of whole numbers, got {value!r}")
+    out = []
+    for p in parts:
+        try:
+            if isinstance(p, bool) or (isinstance(p, float) and not p.is_integer()):
+                raise ValueError
+            out.append(int(p))
+        except (TypeError, ValueError):
+            raise ConfigError(name, f"{p!r} is not a whole number") from None
+    return out
+
+
+def _coerce(name: str, value, typ: str):
+    """Form and CLI values arrive as strings; turn them into the field's type."""
+    try:
+        if typ == "list[int]":
+            return parse_int_list(name, value)
+        if typ == "bool":
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                    raise ValueError
+                return low in ("true", "1", "yes", "on")
+            if not isinstance(value, (bool, int)):
+                raise ValueError
+            return bool(value)
+        if typ == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if typ == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if typ == "str":
+            if not isinstance(value, str):
+                raise ValueError
+            return value.strip()
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(name, f"{value!r} is not a valid {typ.replace('list[int]', 'list of whole numbers')}") from None
+    return value
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ConfigError(name, f"{value!r} is not one of {', '.join(allowed)}")
+
+
+def _int_range(name, value, lo, hi):
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(name, f"{value!r} is out of range: must be a whole number from {lo} to {hi}")
+
+
+def _float_range(name, value, lo, hi):
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or not lo <= value <= hi:
+        raise ConfigError(name, f"{value!r} is out of range: must be from {lo} to {hi}")
+
+
+def _check_lr(name, value):
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= 1:
+        raise ConfigError(name, f"{value!r} is out of range: a learning rate must be > 0 and <= 1")
+
+
+def _check_digits(digits):
+    if not isinstance(digits, list) or not digits:
+        raise ConfigError("digits", "pick at least one digit from 0 to 9")
+    for d in digits:
+        if not isinstance(d, int) or not 0 <= d <= 9:
+            raise ConfigError("digits", f"{d!r} is not a digit: each must be from 0 to 9")
+    if len(set(digits)) != len(digits):
+        raise ConfigError("digits", f"{digits} lists a digit twice")
+
+
+def _check_layers(name, layers):
+    if not isinstance(layers, list) or len(layers) > MAX_LAYERS:
+        raise ConfigError(name, f"must list 0 to {MAX_LAYERS} hidden layer sizes")
+    for n in layers:
+        if not isinstance(n, int) or not 1 <= n <= MAX_UNITS:
+            raise ConfigError(name, f"layer size {n!r} is out of range: each must be from 1 to {MAX_UNITS}")
+
+
+def _check_milestones(name, milestones):
+    if not isinstance(milestones, list) or any(not isinstance(m, int) or m < 1 for m in milestones):
+        raise ConfigError(name, "milestones must be whole epoch numbers >= 1")
+    if milestones != sorted(set(milestones)):
+        raise ConfigError(name, "milestones must be increasing epoch numbers")

@@ -1,0 +1,97 @@
+"""The MLP generator and discriminator, built from a GANConfig.
+
+Both work on flat images (B, 784). The discriminator returns raw logits (B,); a "sigmoid-output"
+discriminator is this one with the sigmoid folded into the loss, which is the stable form.
+In conditional mode a one-hot digit is appended to z (G) and to the image (D).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import GANConfig
+
+IMAGE_SIZE = 28 * 28
+
+
+def activation(name: str, slope: float) -> nn.Module:
+    return {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}.get(name, lambda: nn.LeakyReLU(slope))()
+
+
+def mlp(sizes: list[int], act: str, slope: float, batchnorm: bool, bn_momentum: float,
+        dropout: float) -> nn.Sequential:
+    """Hidden blocks Linear -> [BatchNorm] -> activation -> [Dropout] for each size after the first."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        layers.append(nn.Linear(n_in, n_out))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(n_out, momentum=bn_momentum))
+        layers.append(activation(act, slope))
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+def init_weights(module: nn.Module, scheme: str) -> None:
+    """'xavier' (Glorot normal) or 'he' (normal, std sqrt(2 / fan_in)); 'default' keeps PyTorch's."""
+    if scheme == "default":
+        return
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            if scheme == "xavier":
+                nn.init.xavier_normal_(m.weight)
+            else:
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: GANConfig):
+        super().__init__()
+        self.latent_dim, self.n_classes, self.output = cfg.latent_dim, cfg.n_classes, cfg.output
+        sizes = [cfg.latent_dim + cfg.n_classes, *cfg.g_layers]
+        self.body = mlp(sizes, cfg.g_activation, cfg.leaky_slope, cfg.g_batchnorm, cfg.bn_momentum,
+                        cfg.g_dropout)
+        self.head = nn.Linear(sizes[-1], IMAGE_SIZE)
+        init_weights(self, cfg.init)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, latent_dim) [+ labels (B,)] -> images (B, 784) in the output range."""
+        if self.n_classes:
+            z = torch.cat([z, F.one_hot(labels, self.n_classes).to(z.dtype)], dim=1)
+        x = self.head(self.body(z))
+        return torch.tanh(x) if self.output == "tanh" else torch.sigmoid(x)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: GANConfig):
+        super().__init__()
+        self.n_classes = cfg.n_classes
+        sizes = [IMAGE_SIZE + cfg.n_classes, *cfg.d_layers]
+        self.body = mlp(sizes, cfg.d_activation, cfg.leaky_slope, cfg.d_batchnorm, cfg.bn_momentum,
+                        cfg.d_dropout)
+        self.head = nn.Linear(sizes[-1], 1)
+        init_weights(self, cfg.init)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """images (B, 784) [+ labels (B,)] -> logits (B,)."""
+        if self.n_classes:
+            x = torch.cat([x, F.one_hot(labels, self.n_classes).to(x.dtype)], dim=1)
+        return self.head(self.body(x)).squeeze(1)
+
+
+def build(cfg: GANConfig) -> tuple[Generator, Discriminator]:
+    """Fresh G and D, seeded from the config so the same seed gives the same networks."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return Generator(cfg), Discriminator(cfg)
+
+
+def sample_latent(n: int, cfg: GANConfig, generator: torch.Generator | None = None,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """n latent vectors from the config's prior: N(0, I) or uniform[-1, 1]."""
+    if cfg.prior == "uniform":
+        return torch.rand(n, cfg.latent_dim, generator=generator, device=device) * 2 - 1
+    return torch.randn(n, cfg.latent_dim, generator=generator, device=device)

@@ -1,0 +1,394 @@
+"""The trainer: one GAN step at a time, safe to drive from a worker thread.
+
+`Trainer.step()` runs k discriminator updates, then one generator update, and returns that step's
+metrics. `Trainer.run(budget)` loops over steps and honours pause / resume / stop and live setting
+changes from other threads; `Trainer.state()` hands any thread a consistent copy of the progress.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from . import losses
+from .config import ConfigError, GANConfig
+from .data import DigitBatches, Digits, to_uint8
+from .data import load as load_data
+from .nets import build, sample_latent
+
+METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad", "d_grad")
+COLUMNS = ("step", "epoch", "images", "seconds", *METRICS, "g_lr", "d_lr")
+LIVE_SETTINGS = ("g_lr", "d_lr", "loss", "d_steps")
+SNAPSHOT_SAMPLES = 64
+COLLAPSE_STD = 0.02  # pixel std (0..1) across the fixed batch below which samples are all alike
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", "cuda was asked for but no CUDA GPU is available; use auto or cpu")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long to train: a number of steps, epochs or seconds of training time."""
+    kind: str
+    amount: float
+
+    def __post_init__(self):
+        if self.kind not in ("steps", "epochs", "seconds"):
+            raise ConfigError("budget", f"{self.kind!r} is not one of steps, epochs, seconds")
+        if not (isinstance(self.amount, (int, float)) and math.isfinite(self.amount) and self.amount > 0):
+            raise ConfigError(self.kind, f"{self.amount!r} must be a number above 0")
+
+    def done(self, trainer: Trainer) -> bool:
+        value = {"steps": trainer.step_count, "epochs": trainer.epoch, "seconds": trainer.seconds}[self.kind]
+        return value >= self.amount
+
+    def fraction(self, trainer: Trainer) -> float:
+        value = {"steps": trainer.step_count, "epochs": trainer.epoch_progress, "seconds": trainer.seconds}[self.kind]
+        return min(1.0, value / self.amount)
+
+
+class History:
+    """Per-step metrics thinned to at most `max_points` rows: each row averages `stride` steps,
+    and when the table is full, neighbouring rows merge and the stride doubles."""
+
+    def __init__(self, max_points: int = 2000):
+        self.max_points = max_points
+        self.stride = 1
+        self.rows: list[tuple[float, ...]] = []
+        self._acc: list[tuple[float, ...]] = []
+
+    def add(self, row: tuple[float, ...]) -> None:
+        self._acc.append(row)
+        if len(self._acc) >= self.stride:
+            self.rows.append(_merge(self._acc))
+            self._acc = []
+        if len(self.rows) > self.max_points:
+            pairs = zip(self.rows[0::2], self.rows[1::2])
+            self.rows = [_merge(p) for p in pairs] + (self.rows[-1:] if len(self.rows) % 2 else [])
+            self.stride *= 2
+
+    def columns(self) -> dict[str, list[float]]:
+        rows = self.rows + ([_merge(self._acc)] if self._acc else [])
+        return {name: [r[i] for r in rows] for i, name in enumerate(COLUMNS)}
+
+
+def _merge(rows) -> tuple[float, ...]:
+    """Counters (step, epoch, images, seconds) keep the last value; metrics are averaged."""
+    last = rows[-1]
+    n = len(rows)
+    return tuple(last[i] if i < 4 else sum(r[i] for r in rows) / n for i in range(len(last)))
+
+
+@dataclass
+class Snapshot:
+    step: int
+    images: torch.Tensor  # (n, 28, 28) uint8 on the CPU, from the fixed latent batch
+
+
+@dataclass
+class TrainerState:
+    """A consistent copy of a trainer's progress, safe to read in another thread."""
+    status: str
+    reason: str
+    step: int
+    epoch: int
+    images_seen: int
+    seconds: float
+    history: dict[str, list[float]]
+    snapshots: list[Snapshot]
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def latest(self) -> Snapshot | None:
+        return self.snapshots[-1] if self.snapshots else None
+
+
+class Trainer:
+    def __init__(self, cfg: GANConfig, data: Digits | None = None, max_snapshots: int = 100,
+                 max_points: int = 2000):
+        data = data or load_data(cfg.data)
+        cfg.validate(n_images=data.count(cfg.digits))
+        self.cfg = copy.deepcopy(cfg)
+        self.data_description = data.description
+        self.device = resolve_device(cfg.device)
+        torch.manual_seed(cfg.seed)  # dropout draws from the global generator
+        self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        G, D = build(cfg)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.batches = DigitBatches(data, cfg.digits, cfg.output, cfg.batch_size, self.device,
+                                    torch.Generator().manual_seed(cfg.seed))
+        self.opt_g = _optimizer(cfg.g_optimizer, self.G, cfg.g_lr, cfg)
+        self.opt_d = _optimizer(cfg.d_optimizer, self.D, cfg.d_lr, cfg)
+        self.loss = losses.get(cfg.loss)
+        self.fixed_z, self.fixed_labels = self._fixed_batch()
+        self.lr_factor = {"g": 1.0, "d": 1.0}
+        self.step_count = self.images_seen = 0
+        self.seconds = 0.0
+        self.epoch = 0
+        self.status, self.reason = "ready", ""
+        self.history = History(max_points)
+        self.snapshots: list[Snapshot] = []
+        self.max_snapshots = max_snapshots
+        self.last_good = self._weights()
+        self._low_diversity = 0
+        self._lock = threading.RLock()
+        self._pending: dict = {}
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        self._take_snapshot()
+
+    # ---- the step --------------------------------------------------------------------
+    def step(self) -> dict[str, float]:
+        """k discriminator updates, then one generator update. Returns this step's metrics."""
+        with self._lock:
+            t0 = time.perf_counter()
+            self._apply_pending()
+            cfg, loss = self.cfg, self.loss
+            n = cfg.batch_size
+            self.G.train()
+            self.D.train()
+            # (1) Update D, k times. The last fake batch keeps its graph so (2) need not redo G.
+            for i in range(cfg.d_steps):
+                real, labels = self.batches.next()
+                last = i == cfg.d_steps - 1
+                with torch.set_grad_enabled(last):
+                    fake = self.G(self._z(n), labels)
+                d_loss, d_real, d_fake = self._d_update(real, fake.detach(), labels)
+            d_grad = self._grad_norm(self.D)
+            # (2) Update G through the just-updated D, without computing D's weight gradients.
+            self.D.requires_grad_(False)
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss = loss.g_loss(self.D(fake, labels))
+            g_loss.backward()
+            self.D.requires_grad_(True)
+            g_grad = self._grad_norm(self.G)
+            self.opt_g.step()
+            # One host sync per step for all the metrics.
+            values = torch.stack([d_loss, g_loss, d_real, d_fake, g_grad, d_grad]).tolist()
+            self.step_count += 1
+            self.images_seen += n * cfg.d_steps
+            self.seconds += time.perf_counter() - t0
+            self._new_epoch_check()
+            metrics = dict(zip(METRICS, values))
+            metrics.update(step=self.step_count, epoch=self.epoch, images=self.images_seen,
+                           seconds=self.seconds, g_lr=self.current_lr("g"), d_lr=self.current_lr("d"))
+            if not all(math.isfinite(v) for v in values):
+                self._diverged(metrics)
+                return metrics
+            self.history.add(tuple(metrics[c] for c in COLUMNS))
+            if self.step_count % cfg.snapshot_every == 0:
+                self._take_snapshot()
+            return metrics
+
+    def _d_update(self, real, fake, labels):
+        cfg, loss = self.cfg, self.loss
+        self.opt_d.zero_grad(set_to_none=True)
+        if cfg.d_batchnorm:  # batch norm must see real and fake batches apart
+            real_out, fake_out = self.D(real, labels), self.D(fake, labels)
+        else:  # one pass over both halves: fewer, larger matrix products
+            both = self.D(torch.cat([real, fake]), None if labels is None else torch.cat([labels, labels]))
+            real_out, fake_out = both[: len(real)], both[len(real):]
+        d_loss = loss.d_loss(real_out, fake_out, cfg.label_smoothing)
+        total = d_loss
+        if loss.gradient_penalty:
+            total = total + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake, labels)
+        if cfg.r1_weight > 0:
+            total = total + cfg.r1_weight * losses.r1_penalty(self.D, real, labels)
+        total.backward()
+        self.opt_d.step()
+        if loss.clip_weights:
+            params = list(self.D.parameters())
+            torch._foreach_clamp_min_(params, -cfg.clip)
+            torch._foreach_clamp_max_(params, cfg.clip)
+        with torch.no_grad():
+            read = torch.sigmoid if loss.probabilities else (lambda t: t)
+            return d_loss.detach(), read(real_out).mean(), read(fake_out).mean()
+
+    def _z(self, n: int) -> torch.Tensor:
+        return sample_latent(n, self.cfg, self.rng, self.device)
+
+    def _labels_for(self, n: int) -> torch.Tensor | None:
+        if not self.cfg.conditional:
+            return None
+        digits = torch.tensor(self.cfg.digits, device=self.device)
+        return digits[torch.arange(n, device=self.device) % len(digits)]
+
+    @staticmethod
+    def _grad_norm(net) -> torch.Tensor:
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=next(net.parameters()).device)
+
+    # ---- schedule, snapshots, divergence ---------------------------------------------
+    def _new_epoch_check(self) -> None:
+        if self.batches.epoch == self.epoch:
+            return
+        self.epoch = self.batches.epoch
+        cfg = self.cfg
+        for net, milestones, gamma in (("g", cfg.g_milestones, cfg.g_gamma), ("d", cfg.d_milestones, cfg.d_gamma)):
+            if cfg.schedule == "decay":  # the NumPy tutorial's lr <- lr / (1 + decay * epoch)
+                self.lr_factor[net] /= 1 + cfg.lr_decay * (self.epoch - 1)
+            elif cfg.schedule == "step" and self.epoch in milestones:
+                self.lr_factor[net] *= gamma
+        self._set_lrs()
+
+    def current_lr(self, net: str) -> float:
+        return (self.cfg.g_lr if net == "g" else self.cfg.d_lr) * self.lr_factor[net]
+
+    def _set_lrs(self) -> None:
+        for opt, net in ((self.opt_g, "g"), (self.opt_d, "d")):
+            for group in opt.param_groups:
+                group["lr"] = self.current_lr(net)
+
+    @property
+    def epoch_progress(self) -> float:
+        return self.epoch + self.batches._pos / max(1, len(self.batches))
+
+    def _take_snapshot(self) -> None:
+        images = self.sample_fixed()
+        if not torch.isfinite(images).all():
+            return
+        self.last_good = self._weights()
+        self.snapshots.append(Snapshot(self.step_count, to_uint8(images, self.cfg.output).reshape(-1, 28, 28).cpu()))
+        if len(self.snapshots) > self.max_snapshots:  # thin the middle, keep the first and the newest
+            self.snapshots = self.snapshots[:-1:2] + self.snapshots[-1:]
+        self._check_collapse(images)
+
+    def _check_collapse(self, images: torch.Tensor) -> None:
+        """Mode collapse: the whole fixed batch shows (nearly) one image for three snapshots."""
+        spread = to_uint8(images, self.cfg.output).float().div(255).std(dim=0).mean().item()
+        self._low_diversity = self._low_diversity + 1 if spread < COLLAPSE_STD else 0
+        if self._low_diversity >= 3 and self.step_count > 0:
+            self.status = "collapsed"
+            self.reason = (f"Mode collapse at step {self.step_count}: every sample of the fixed batch looks "
+                           f"the same (pixel spread {spread:.3f}). The generator found one image that fools "
+                           f"D and stopped exploring. Try a lower generator learning rate, more D steps, "
+                           f"or the WGAN-GP loss.")
+            self._stop.set()
+
+    def _diverged(self, metrics: dict) -> None:
+        bad = ", ".join(k for k in METRICS if not math.isfinite(metrics[k]))
+        good_step = self.snapshots[-1].step if self.snapshots else 0
+        self._load_weights(self.last_good)
+        self.status = "diverged"
+        self.reason = (f"Training diverged at step {self.step_count}: {bad} became NaN or infinite. "
+                       f"The model was rolled back to step {good_step}, its last good state. "
+                       f"Try lower learning rates, or a loss such as WGAN-GP.")
+        self._stop.set()
+
+    def _weights(self) -> dict:
+        return {"G": copy.deepcopy(self.G.state_dict()), "D": copy.deepcopy(self.D.state_dict())}
+
+    def _load_weights(self, weights: dict) -> None:
+        self.G.load_state_dict(weights["G"])
+        self.D.load_state_dict(weights["D"])
+
+    # ---- sampling --------------------------------------------------------------------
+    def _fixed_batch(self):
+        g = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 1)
+        n = SNAPSHOT_SAMPLES
+        labels = None
+        if self.cfg.conditional:  # one row of 8 per chosen digit
+            n = 8 * len(self.cfg.digits)
+            labels = torch.tensor(self.cfg.digits, device=self.device).repeat_interleave(8)
+        return sample_latent(n, self.cfg, g, self.device), labels
+
+    @torch.no_grad()
+    def sample_fixed(self) -> torch.Tensor:
+        """G's output (n, 784) for the fixed latent batch, in eval mode."""
+        self.G.eval()
+        try:
+            return self.G(self.fixed_z, self.fixed_labels)
+        finally:
+            self.G.train()
+
+    # ---- control from other threads ---------------------------------------------------
+    def run(self, budget: Budget, on_step=None) -> str:
+        """Train until the budget is spent, stop() is called or the run fails. Returns the status."""
+        with self._lock:
+            if self.status in ("diverged", "collapsed"):
+                return self.status
+            self.status, self.reason = "running", ""
+        while not budget.done(self):
+            if not self._running.is_set():
+                with self._lock:
+                    self.status = "paused"
+                self._running.wait()
+            if self._stop.is_set():
+                break
+            with self._lock:
+                self.status = "running"
+            metrics = self.step()
+            if on_step is not None:
+                on_step(metrics)
+            if self._stop.is_set():
+                break
+        with self._lock:
+            if self.status not in ("diverged", "collapsed"):
+                self.status = "stopped" if self._stop.is_set() else "finished"
+                self.reason = "" if self.status == "finished" else f"Stopped by request at step {self.step_count}."
+                if self.step_count % self.cfg.snapshot_every:
+                    self._take_snapshot()
+            return self.status
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can end
+
+    def update(self, **changes) -> None:
+        """Change learning rates, loss or d_steps; validated now, applied before the next step."""
+        bad = sorted(set(changes) - set(LIVE_SETTINGS))
+        if bad:
+            raise ConfigError(bad[0], f"cannot change during training (live: {', '.join(LIVE_SETTINGS)})")
+        with self._lock:
+            merged = {**self.cfg.to_dict(), **self._pending, **changes}
+            GANConfig.from_dict(merged)  # raises ConfigError naming the bad field
+            self._pending.update(changes)
+
+    def _apply_pending(self) -> None:
+        if not self._pending:
+            return
+        self.cfg = GANConfig.from_dict({**self.cfg.to_dict(), **self._pending})
+        self._pending.clear()
+        self.loss = losses.get(self.cfg.loss)
+        self._set_lrs()
+
+    def state(self, with_history: bool = True) -> TrainerState:
+        with self._lock:
+            return TrainerState(
+                status=self.status, reason=self.reason, step=self.step_count, epoch=self.epoch,
+                images_seen=self.images_seen, seconds=self.seconds,
+                history=self.history.columns() if with_history else {},
+                snapshots=list(self.snapshots),
+                settings={k: getattr(self.cfg, k) for k in LIVE_SETTINGS},
+            )
+
+    def final_metrics(self) -> dict[str, float]:
+        with self._lock:
+            cols = self.history.columns()
+            return {k: v[-1] for k, v in cols.items() if v}
+
+
+def _optimizer(kind: str, net: torch.nn.Module, lr: float, cfg: GANConfig) -> torch.optim.Optimizer:
+    params = net.parameters()
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, foreach=True)
