@@ -221,7 +221,8 @@ def _coerce(name: str, value, typ: str):
                 raise ValueError
             return value.strip()
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(name, f"{value!r} is not a valid {typ.replace('list[int]', 'list of whole numbers')}") from None
+        kind = "list of whole numbers" if typ == "list[int]" else typ
+        raise ConfigError(name, f"{value!r} is not a valid {kind}") from None
     return value
 
 

@@ -80,7 +80,7 @@ def _embedded_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _embedded() -> Digits:
     images, labels = _embedded_arrays()
     return Digits(torch.from_numpy(images), torch.from_numpy(labels), EMBEDDED,
@@ -96,7 +96,7 @@ def classifier_split(data: Digits) -> tuple[Digits, Digits]:
             Digits(data.images[held], data.labels[held], data.source, f"{data.description}, held-out part"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _full(root: str | None, download: bool, train: bool) -> Digits:
     if not root:
         if not download:
