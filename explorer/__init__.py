@@ -1,0 +1,1 @@
+"""GAN Explorer engine: train and explore MLP GANs on MNIST, without Streamlit."""

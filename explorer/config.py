@@ -220,6 +220,8 @@ def _coerce(name: str, value, typ: str):
             if not isinstance(value, str):
                 raise ValueError
             return value.strip()
+    except ConfigError:
+        raise
     except (TypeError, ValueError, OverflowError):
         kind = "list of whole numbers" if typ == "list[int]" else typ
         raise ConfigError(name, f"{value!r} is not a valid {kind}") from None

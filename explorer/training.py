@@ -59,16 +59,16 @@ class Budget:
 
 class History:
     """Per-step metrics thinned to at most `max_points` rows: each row averages `stride` steps,
-    and when the table is full, neighbouring rows merge and the stride doubles."""
+    and when the table is full, neighbouring rows merge (weighted by their steps) and the stride doubles."""
 
     def __init__(self, max_points: int = 2000):
         self.max_points = max_points
         self.stride = 1
-        self.rows: list[tuple[float, ...]] = []
-        self._acc: list[tuple[float, ...]] = []
+        self.rows: list[tuple[int, tuple[float, ...]]] = []  # (steps averaged, values)
+        self._acc: list[tuple[int, tuple[float, ...]]] = []
 
     def add(self, row: tuple[float, ...]) -> None:
-        self._acc.append(row)
+        self._acc.append((1, row))
         if len(self._acc) >= self.stride:
             self.rows.append(_merge(self._acc))
             self._acc = []
@@ -78,15 +78,15 @@ class History:
             self.stride *= 2
 
     def columns(self) -> dict[str, list[float]]:
-        rows = self.rows + ([_merge(self._acc)] if self._acc else [])
+        rows = [r for _, r in self.rows] + ([_merge(self._acc)[1]] if self._acc else [])
         return {name: [r[i] for r in rows] for i, name in enumerate(COLUMNS)}
 
 
-def _merge(rows) -> tuple[float, ...]:
-    """Counters (step, epoch, images, seconds) keep the last value; metrics are averaged."""
-    last = rows[-1]
-    n = len(rows)
-    return tuple(last[i] if i < 4 else sum(r[i] for r in rows) / n for i in range(len(last)))
+def _merge(rows) -> tuple[int, tuple[float, ...]]:
+    """Counters (step, epoch, images, seconds) keep the last value; metrics are averaged by weight."""
+    n = sum(w for w, _ in rows)
+    last = rows[-1][1]
+    return n, tuple(last[i] if i < 4 else sum(w * r[i] for w, r in rows) / n for i in range(len(last)))
 
 
 @dataclass
@@ -208,9 +208,10 @@ class Trainer:
         total.backward()
         self.opt_d.step()
         if loss.clip_weights:
-            params = list(self.D.parameters())
-            torch._foreach_clamp_min_(params, -cfg.clip)
-            torch._foreach_clamp_max_(params, cfg.clip)
+            with torch.no_grad():
+                params = list(self.D.parameters())
+                torch._foreach_clamp_min_(params, -cfg.clip)
+                torch._foreach_clamp_max_(params, cfg.clip)
         with torch.no_grad():
             read = torch.sigmoid if loss.probabilities else (lambda t: t)
             return d_loss.detach(), read(real_out).mean(), read(fake_out).mean()

@@ -1,0 +1,95 @@
+"""Benchmarks: `python -m explorer bench quality` measures the quality targets on this machine.
+
+Quality is scored by the metrics classifier on 1,000 samples at intervals of training time;
+the clock counts training only, not the scoring in between.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from . import data, latent, presets
+from .training import Budget, Trainer
+
+RECOGNISED = 0.95
+
+
+def add_parser(sub) -> None:
+    b = sub.add_parser("bench", help="measure speed and quality targets on this machine")
+    bsub = b.add_subparsers(dest="bench", required=True)
+    q = bsub.add_parser("quality", help="time to recognisable digits and Frechet distance vs the real floor")
+    q.add_argument("--presets", default="default", help="comma list of presets, or 'all'")
+    q.add_argument("--digits", default="3;0,1,2,3,4,5,6,7,8,9",
+                   help="digit sets separated by ';' (default: 3, then all ten)")
+    q.add_argument("--seconds", type=float, default=60.0, help="training seconds per run")
+    q.add_argument("--every", type=float, default=5.0, help="training seconds between scorings")
+    q.add_argument("--n", type=int, default=1000, help="samples scored each time")
+    q.add_argument("--out", type=Path, default=Path("bench-quality.json"))
+    q.set_defaults(run=cmd_quality)
+
+
+def cmd_quality(args) -> int:
+    names = list(presets.PRESETS) if args.presets == "all" else args.presets.split(",")
+    digit_sets = [[int(d) for d in s.split(",")] for s in args.digits.split(";") if s]
+    source = data.load()
+    rows = [quality_run(name, digits, source, args.seconds, args.every, args.n)
+            for name in names for digits in digit_sets]
+    print_table(rows)
+    report = {"machine": machine(), "data": source.description, "seconds": args.seconds, "runs": rows}
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def quality_run(preset: str, digits: list[int], source: data.Digits, seconds: float, every: float, n: int) -> dict:
+    from . import metrics
+
+    cfg = presets.get(preset).config(digits=digits)
+    trainer = Trainer(cfg, source)
+    first_ok, curve = None, []
+    while trainer.seconds < seconds:
+        trainer.run(Budget("seconds", min(seconds, trainer.seconds + every)))
+        q = metrics.score(latent.sample(trainer.G, cfg, n, seed=123), digits)
+        curve.append({"seconds": round(trainer.seconds, 1), "step": trainer.step_count,
+                      "recognised": q.recognised, "frechet": q.frechet})
+        print(f"  {preset} digits={_digits(digits)} t={trainer.seconds:5.1f}s step={trainer.step_count} "
+              f"recognised={q.recognised:.3f} frechet={q.frechet:.2f} (floor {q.floor:.2f})", flush=True)
+        if first_ok is None and q.recognised >= RECOGNISED:
+            first_ok = trainer.seconds
+        if trainer.status in ("diverged", "collapsed"):
+            break
+    hist = q.histogram
+    return {"preset": preset, "digits": digits, "status": trainer.status, "steps": trainer.step_count,
+            "train_seconds": round(trainer.seconds, 1),
+            "images_per_second": round(trainer.images_seen / max(trainer.seconds, 1e-9)),
+            "seconds_to_95": None if first_ok is None else round(first_ok, 1),
+            "recognised": round(q.recognised, 4), "frechet": round(q.frechet, 3), "floor": round(q.floor, 3),
+            "frechet_over_floor": round(q.frechet / q.floor, 2) if q.floor else None,
+            "min_digit_share": round(min(hist[d] for d in digits), 4), "curve": curve}
+
+
+def print_table(rows: list[dict]) -> None:
+    head = f"{'preset':<15} {'digits':<10} {'img/s':>7} {'t->95%':>7} {'recog':>6} {'FD':>7} {'floor':>6} " \
+           f"{'FD/floor':>8} {'min share':>9}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        t95 = "-" if r["seconds_to_95"] is None else f"{r['seconds_to_95']:.0f}s"
+        print(f"{r['preset']:<15} {_digits(r['digits']):<10} {r['images_per_second']:>7,} {t95:>7} "
+              f"{r['recognised']:>6.3f} {r['frechet']:>7.2f} {r['floor']:>6.2f} {r['frechet_over_floor']:>8} "
+              f"{r['min_digit_share']:>9.3f}")
+
+
+def machine() -> dict:
+    return {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "when": time.strftime("%Y-%m-%d")}
+
+
+def _digits(digits: list[int]) -> str:
+    return "all" if sorted(digits) == list(range(10)) else ",".join(map(str, digits))

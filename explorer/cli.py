@@ -1,0 +1,162 @@
+"""Command line: `python -m explorer train | sample | evaluate | presets | train-classifier | bench`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoints, data, images, latent, presets
+from .config import ConfigError
+from .training import Budget, Trainer
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (ConfigError, data.DataError, checkpoints.CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m explorer", description="GAN Explorer's engine from the shell.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a GAN and write a checkpoint")
+    t.add_argument("--preset", default="default", help="a name from `presets`")
+    t.add_argument("--digits", help="comma list, e.g. 3 or 0,1,2")
+    t.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config field, e.g. --set g_lr=1e-3 --set g_layers=128,256")
+    length = t.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=int)
+    length.add_argument("--epochs", type=int)
+    length.add_argument("--seconds", type=float)
+    t.add_argument("--out", required=True, type=Path, help="checkpoint path (.safetensors)")
+    t.add_argument("--json", action="store_true", help="also write config and metadata as a .json beside it")
+    _data_args(t)
+    t.set_defaults(run=cmd_train)
+
+    s = sub.add_parser("sample", help="draw samples from a checkpoint into .npy or .png")
+    s.add_argument("--checkpoint", required=True, type=Path)
+    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--out", required=True, type=Path, help="FILE.npy (N x 28 x 28 uint8, ink 255) or FILE.png")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--digit", type=int, help="for a conditional model: the digit to draw")
+    s.set_defaults(run=cmd_sample)
+
+    e = sub.add_parser("evaluate", help="score a checkpoint's samples with the metrics classifier (JSON)")
+    e.add_argument("--checkpoint", required=True, type=Path)
+    e.add_argument("--n", type=int, default=1000)
+    e.add_argument("--seed", type=int, default=0)
+    _data_args(e)
+    e.set_defaults(run=cmd_evaluate)
+
+    sub.add_parser("presets", help="list the presets").set_defaults(run=cmd_presets)
+
+    c = sub.add_parser("train-classifier", help="train the metrics classifier and report held-out accuracy")
+    c.add_argument("--epochs", type=int, default=None)
+    c.add_argument("--out", type=Path, default=None)
+    c.add_argument("--seed", type=int, default=0)
+    _data_args(c)
+    c.set_defaults(run=cmd_train_classifier)
+
+    from . import bench
+    bench.add_parser(sub)
+    return p
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", choices=data.SOURCES, help="embedded 5k sample or full MNIST (default: full "
+                   f"when --data-root or {data.DATA_ENV} is set, else embedded)")
+    p.add_argument("--data-root", help=f"folder with torchvision's MNIST (or set {data.DATA_ENV})")
+    p.add_argument("--download", action="store_true", help="download full MNIST (needs internet)")
+
+
+def load_data(args) -> data.Digits:
+    source = args.data or (data.FULL if args.data_root or args.download else None)
+    digits = data.load(source, root=args.data_root, download=args.download)
+    print(f"data: {digits.description}", flush=True)
+    return digits
+
+
+def cmd_train(args) -> int:
+    changes = {"digits": args.digits} if args.digits is not None else {}
+    cfg = presets.get(args.preset).config(**changes).with_settings(args.settings)
+    digits = load_data(args)
+    cfg = cfg.replace(data=digits.source)
+    kind, amount = next((k, v) for k in ("steps", "epochs", "seconds") if (v := getattr(args, k)) is not None)
+    budget = Budget(kind, amount)
+    trainer = Trainer(cfg, digits)
+    print(f"training preset {args.preset} on digits {cfg.digits} for {amount} {kind} on {trainer.device}", flush=True)
+    last = [0.0]
+
+    def progress(m: dict) -> None:
+        if time.perf_counter() - last[0] >= 1.0 or budget.done(trainer):
+            last[0] = time.perf_counter()
+            print(progress_line(m), flush=True)
+
+    status = trainer.run(budget, on_step=progress)
+    path = checkpoints.save_trainer(trainer, args.out, sidecar=args.json, name=args.out.stem, preset=args.preset)
+    print(f"{status}: {trainer.step_count} steps, {trainer.images_seen:,} images in {trainer.seconds:.1f}s; "
+          f"wrote {path}", flush=True)
+    if trainer.reason:
+        print(trainer.reason, file=sys.stderr)
+    return 0 if status == "finished" else 1
+
+
+def progress_line(m: dict) -> str:
+    rate = m["images"] / m["seconds"] if m["seconds"] else 0
+    return (f"step {m['step']:>6}  epoch {m['epoch']:>4}  D {m['d_loss']:.3f}  G {m['g_loss']:.3f}  "
+            f"D(x) {m['d_real']:.3f}  D(G(z)) {m['d_fake']:.3f}  {rate:,.0f} img/s")
+
+
+def cmd_sample(args) -> int:
+    ck = checkpoints.load(args.checkpoint)
+    imgs = latent.sample(ck.G, ck.cfg, args.n, args.seed, args.digit)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.suffix == ".npy":
+        np.save(args.out, imgs.numpy())
+    elif args.out.suffix == ".png":
+        images.grid(imgs).save(args.out)
+    else:
+        raise ConfigError("out", f"{args.out.name}: the output must end in .npy or .png")
+    print(f"wrote {args.n} samples to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import metrics
+
+    ck = checkpoints.load(args.checkpoint)
+    imgs = latent.sample(ck.G, ck.cfg, args.n, args.seed)
+    print(f"scoring {args.n} samples of {ck.title}", file=sys.stderr, flush=True)
+    quality = metrics.score(imgs, ck.cfg.digits, source=args.data or ck.cfg.data)
+    print(json.dumps({"checkpoint": str(args.checkpoint), "digits": ck.cfg.digits, "n": args.n,
+                      **quality.to_dict()}, indent=2))
+    return 0
+
+
+def cmd_presets(args) -> int:
+    width = max(map(len, presets.PRESETS))
+    for p in presets.PRESETS.values():
+        print(f"{p.name:<{width}}  {p.description}")
+    return 0
+
+
+def cmd_train_classifier(args) -> int:
+    from . import metrics
+
+    kwargs = {k: v for k, v in (("epochs", args.epochs), ("out", args.out)) if v is not None}
+    source = args.data or (data.FULL if args.data_root or args.download else data.default_source())
+    report = metrics.train_classifier(source=source, root=args.data_root, seed=args.seed, **kwargs)
+    print(json.dumps(report, indent=2))
+    return 0

@@ -1,0 +1,53 @@
+"""The CLI's tiny-step runs double as smoke tests of the whole engine."""
+
+import numpy as np
+import pytest
+
+from explorer.cli import main
+
+TINY = ["--set", "g_layers=32", "--set", "d_layers=32", "--set", "batch_size=16", "--set", "latent_dim=8"]
+
+
+def test_presets_lists_every_preset(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("default", "numpy-tutorial", "keras-dense", "minimal-tf", "minimal-tf-2d", "pytorch-bce",
+                 "vanilla-smooth"):
+        assert name in out
+
+
+def test_train_sample_evaluate(tmp_path, capsys):
+    ck = tmp_path / "m.safetensors"
+    assert main(["train", "--preset", "default", "--digits", "1,7", "--steps", "20", "--out", str(ck),
+                 "--set", "conditional=true", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "step" in out and "embedded MNIST" in out and "finished: 20 steps" in out
+    npy = tmp_path / "s.npy"
+    assert main(["sample", "--checkpoint", str(ck), "--n", "12", "--out", str(npy), "--digit", "7"]) == 0
+    arr = np.load(npy)
+    assert arr.shape == (12, 28, 28) and arr.dtype == np.uint8
+    png = tmp_path / "s.png"
+    assert main(["sample", "--checkpoint", str(ck), "--n", "16", "--out", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--digits", "", "--steps", "2", "--out", "x.safetensors"], "digits"),
+    (["train", "--set", "g_layers=abc", "--steps", "2", "--out", "x.safetensors"], "g_layers"),
+    (["train", "--set", "g_lr=3", "--steps", "2", "--out", "x.safetensors"], "g_lr"),
+    (["train", "--preset", "nope", "--steps", "2", "--out", "x.safetensors"], "preset"),
+    (["train", "--data", "full", "--data-root", "/nonexistent", "--steps", "2", "--out", "x.safetensors"],
+     "--download"),
+    (["sample", "--checkpoint", "missing.safetensors", "--out", "x.npy"], "no checkpoint"),
+])
+def test_bad_input_gives_a_message_and_exit_2(argv, words, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_sample_refuses_a_digit_from_an_unconditional_model(tmp_path, capsys):
+    ck = tmp_path / "u.safetensors"
+    assert main(["train", "--steps", "2", "--out", str(ck), *TINY]) == 0
+    assert main(["sample", "--checkpoint", str(ck), "--out", str(tmp_path / "x.npy"), "--digit", "3"]) == 2
+    assert "not conditional" in capsys.readouterr().err

@@ -1,0 +1,152 @@
+import threading
+import time
+
+import pytest
+import torch
+
+from explorer import data
+from explorer.config import ConfigError
+from explorer.training import Budget, History, Trainer
+from tiny import tiny
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load()
+
+
+def test_step_reports_every_metric(digits):
+    trainer = Trainer(tiny(d_steps=2), digits)
+    m = trainer.step()
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "g_grad", "d_grad", "g_lr", "d_lr", "images"):
+        assert key in m
+    assert m["images"] == 32 and 0 < m["d_real"] < 1 and 0 < m["d_fake"] < 1
+    assert m["g_lr"] == trainer.cfg.g_lr
+
+
+def test_same_seed_same_run_on_cpu(digits):
+    runs = []
+    for _ in range(2):
+        trainer = Trainer(tiny(seed=7, d_dropout=0.2), digits)
+        trainer.run(Budget("steps", 15))
+        metrics = trainer.final_metrics()
+        metrics.pop("seconds")  # wall time is the one thing allowed to differ
+        runs.append((metrics, trainer.sample_fixed()))
+    assert runs[0][0] == runs[1][0]
+    assert torch.equal(runs[0][1], runs[1][1])
+    other = Trainer(tiny(seed=8), digits)
+    other.run(Budget("steps", 15))
+    assert not torch.equal(other.sample_fixed(), runs[0][1])
+
+
+def test_pause_resume_and_stop_from_another_thread(digits):
+    trainer = Trainer(tiny(), digits)
+    worker = threading.Thread(target=trainer.run, args=(Budget("seconds", 30),))
+    worker.start()
+    _wait(lambda: trainer.state().step > 3)
+    trainer.pause()
+    _wait(lambda: trainer.state().status == "paused")
+    paused_at = trainer.state().step
+    time.sleep(0.3)
+    assert trainer.state().step == paused_at
+    trainer.resume()
+    _wait(lambda: trainer.state().step > paused_at + 3)
+    trainer.stop()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    state = trainer.state()
+    assert state.status == "stopped" and "Stopped" in state.reason and state.seconds < 30
+
+
+def test_live_changes_apply_between_steps(digits):
+    trainer = Trainer(tiny(), digits)
+    worker = threading.Thread(target=trainer.run, args=(Budget("seconds", 30),))
+    worker.start()
+    _wait(lambda: trainer.state().step > 2)
+    trainer.update(g_lr=1e-3, d_lr=5e-3, loss="hinge", d_steps=3)
+    with pytest.raises(ConfigError, match="g_lr"):
+        trainer.update(g_lr=5.0)
+    with pytest.raises(ConfigError, match="cannot change"):
+        trainer.update(latent_dim=3)
+    _wait(lambda: trainer.state().settings["loss"] == "hinge")
+    trainer.stop()
+    worker.join(timeout=10)
+    assert trainer.opt_g.param_groups[0]["lr"] == 1e-3 and trainer.opt_d.param_groups[0]["lr"] == 5e-3
+    assert trainer.loss.name == "hinge" and trainer.cfg.d_steps == 3
+    assert trainer.state().history["d_lr"][-1] == 5e-3
+
+
+def test_concurrent_reads_see_consistent_history(digits):
+    trainer = Trainer(tiny(), digits)
+    worker = threading.Thread(target=trainer.run, args=(Budget("steps", 300),))
+    worker.start()
+    while worker.is_alive():
+        h = trainer.state().history
+        assert len({len(v) for v in h.values()}) == 1  # all columns the same length
+    worker.join()
+
+
+def test_history_and_snapshots_stay_bounded(digits):
+    trainer = Trainer(tiny(snapshot_every=1), digits, max_snapshots=10, max_points=50)
+    trainer.run(Budget("steps", 400))
+    state = trainer.state()
+    assert len(state.history["step"]) <= 51
+    assert state.history["step"][-1] == 400
+    assert len(state.snapshots) <= 11
+    assert state.snapshots[0].step == 0 and state.snapshots[-1].step == 400
+    assert state.snapshots[-1].images.dtype == torch.uint8
+
+
+def test_history_averages_when_it_thins():
+    h = History(max_points=4)
+    for i in range(1, 17):
+        h.add((i, 0, i, i, float(i), 0, 0, 0, 0, 0, 0, 0))
+    cols = h.columns()
+    assert len(cols["step"]) <= 5 and cols["step"][-1] == 16
+    spans = [b - a for a, b in zip([0, *cols["step"]], cols["step"])]
+    assert sum(v * w for v, w in zip(cols["d_loss"], spans)) / 16 == pytest.approx(8.5)  # no step lost
+    assert cols["d_loss"] == sorted(cols["d_loss"])
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_weights(digits):
+    trainer = Trainer(tiny(snapshot_every=5), digits)
+
+    def poison(m):
+        if m["step"] == 12:
+            with torch.no_grad():
+                trainer.G.head.weight[0, 0] = float("nan")
+    status = trainer.run(Budget("steps", 100), on_step=poison)
+    assert status == "diverged"
+    assert "step 13" in trainer.reason and "rolled back to step 10" in trainer.reason
+    assert all(torch.isfinite(p).all() for p in trainer.G.parameters())
+    assert torch.isfinite(trainer.sample_fixed()).all()
+    assert trainer.run(Budget("steps", 200)) == "diverged"  # a failed run does not silently restart
+
+
+def test_schedules_change_the_learning_rate_by_epoch(digits):
+    trainer = Trainer(tiny(schedule="step", g_milestones=[1], g_gamma=0.5, batch_size=250), digits)
+    trainer.run(Budget("epochs", 2))
+    assert trainer.current_lr("g") == pytest.approx(trainer.cfg.g_lr * 0.5)
+    assert trainer.current_lr("d") == trainer.cfg.d_lr
+    decay = Trainer(tiny(schedule="decay", lr_decay=0.5, batch_size=250), digits)
+    decay.run(Budget("epochs", 3))  # after epochs 0, 1, 2: factors 1, 1/1.5, 1/2
+    assert decay.current_lr("g") == pytest.approx(decay.cfg.g_lr / 1.5 / 2.0)
+
+
+def test_conditional_generator_draws_the_asked_digit_rows(digits):
+    trainer = Trainer(tiny(conditional=True, digits=[1, 8]), digits)
+    assert trainer.fixed_labels.tolist() == [1] * 8 + [8] * 8
+    trainer.run(Budget("steps", 5))
+    assert trainer.state().latest.images.shape == (16, 28, 28)
+
+
+def test_batch_larger_than_the_digits_is_refused(digits):
+    with pytest.raises(ConfigError, match="batch_size"):
+        Trainer(tiny(batch_size=600), digits)
+
+
+def _wait(cond, timeout=20.0):
+    end = time.time() + timeout
+    while not cond():
+        assert time.time() < end, "timed out"
+        time.sleep(0.01)
