@@ -54,12 +54,12 @@ def quality_run(preset: str, digits: list[int], source: data.Digits, seconds: fl
     first_ok, curve = None, []
     while trainer.seconds < seconds:
         trainer.run(Budget("seconds", min(seconds, trainer.seconds + every)))
-        q = metrics.score(latent.sample(trainer.G, cfg, n, seed=123), digits)
+        q = metrics.score(latent.sample(trainer.generator, cfg, n, seed=123), digits)
         curve.append({"seconds": round(trainer.seconds, 1), "step": trainer.step_count,
-                      "recognised": q.recognised, "frechet": q.frechet})
+                      "recognised": q.share, "frechet": q.fid})
         print(f"  {preset} digits={_digits(digits)} t={trainer.seconds:5.1f}s step={trainer.step_count} "
-              f"recognised={q.recognised:.3f} frechet={q.frechet:.2f} (floor {q.floor:.2f})", flush=True)
-        if first_ok is None and q.recognised >= RECOGNISED:
+              f"recognised={q.share:.3f} frechet={q.fid:.2f} (floor {q.fid_floor:.2f})", flush=True)
+        if first_ok is None and q.share >= RECOGNISED:
             first_ok = trainer.seconds
         if trainer.status in ("diverged", "collapsed"):
             break
@@ -68,8 +68,8 @@ def quality_run(preset: str, digits: list[int], source: data.Digits, seconds: fl
             "train_seconds": round(trainer.seconds, 1),
             "images_per_second": round(trainer.images_seen / max(trainer.seconds, 1e-9)),
             "seconds_to_95": None if first_ok is None else round(first_ok, 1),
-            "recognised": round(q.recognised, 4), "frechet": round(q.frechet, 3), "floor": round(q.floor, 3),
-            "frechet_over_floor": round(q.frechet / q.floor, 2) if q.floor else None,
+            "recognised": round(q.share, 4), "frechet": round(q.fid, 3), "floor": round(q.fid_floor, 3),
+            "frechet_over_floor": round(q.fid / q.fid_floor, 2) if q.fid_floor else None,
             "min_digit_share": round(min(hist[d] for d in digits), 4), "curve": curve}
 
 

@@ -139,7 +139,7 @@ def cmd_evaluate(args) -> int:
     ck = checkpoints.load(args.checkpoint)
     imgs = latent.sample(ck.G, ck.cfg, args.n, args.seed)
     print(f"scoring {args.n} samples of {ck.title}", file=sys.stderr, flush=True)
-    quality = metrics.score(imgs, ck.cfg.digits, source=args.data or ck.cfg.data)
+    quality = metrics.score(imgs, ck.cfg.digits, n=min(args.n, 1000), source=args.data or ck.cfg.data)
     print(json.dumps({"checkpoint": str(args.checkpoint), "digits": ck.cfg.digits, "n": args.n,
                       **quality.to_dict()}, indent=2))
     return 0

@@ -74,6 +74,7 @@ class GANConfig:
     d_milestones: list[int] = field(default_factory=list)
     g_gamma: float = 0.5
     d_gamma: float = 0.5
+    g_ema: float = 0.0  # >0: sample from an exponential moving average of G's weights (smoother digits)
     d_steps: int = 1
     batch_size: int = 64
     seed: int = 0
@@ -159,6 +160,7 @@ class GANConfig:
         _check_milestones("d_milestones", self.d_milestones)
         _float_range("g_gamma", self.g_gamma, 1e-3, 1.0)
         _float_range("d_gamma", self.d_gamma, 1e-3, 1.0)
+        _float_range("g_ema", self.g_ema, 0.0, 0.9999)
         _int_range("d_steps", self.d_steps, 1, 10)
         _int_range("batch_size", self.batch_size, 1, MAX_BATCH)
         if n_images is not None and self.batch_size > n_images:

@@ -125,6 +125,8 @@ class Trainer:
         self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
         G, D = build(cfg)
         self.G, self.D = G.to(self.device), D.to(self.device)
+        # What people see and keep: G itself, or a moving average of its weights when g_ema > 0.
+        self.generator = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.g_ema > 0 else self.G
         self.batches = DigitBatches(data, cfg.digits, cfg.output, cfg.batch_size, self.device,
                                     torch.Generator().manual_seed(cfg.seed))
         self.opt_g = _optimizer(cfg.g_optimizer, self.G, cfg.g_lr, cfg)
@@ -174,6 +176,7 @@ class Trainer:
             self.D.requires_grad_(True)
             g_grad = self._grad_norm(self.G)
             self.opt_g.step()
+            self._update_average()
             # One host sync per step for all the metrics.
             values = torch.stack([d_loss, g_loss, d_real, d_fake, g_grad, d_grad]).tolist()
             self.step_count += 1
@@ -215,6 +218,16 @@ class Trainer:
         with torch.no_grad():
             read = torch.sigmoid if loss.probabilities else (lambda t: t)
             return d_loss.detach(), read(real_out).mean(), read(fake_out).mean()
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        if self.generator is self.G:
+            return
+        # Warm up: early on, follow G closely so the first snapshots are not stuck at the init.
+        beta = min(self.cfg.g_ema, (1 + self.step_count) / (10 + self.step_count))
+        torch._foreach_lerp_(list(self.generator.parameters()), list(self.G.parameters()), 1 - beta)
+        for avg, live in zip(self.generator.buffers(), self.G.buffers()):
+            avg.copy_(live)
 
     def _z(self, n: int) -> torch.Tensor:
         return sample_latent(n, self.cfg, self.rng, self.device)
@@ -288,10 +301,12 @@ class Trainer:
         self._stop.set()
 
     def _weights(self) -> dict:
-        return {"G": copy.deepcopy(self.G.state_dict()), "D": copy.deepcopy(self.D.state_dict())}
+        return {"G": copy.deepcopy(self.G.state_dict()), "D": copy.deepcopy(self.D.state_dict()),
+                "avg": copy.deepcopy(self.generator.state_dict())}
 
     def _load_weights(self, weights: dict) -> None:
         self.G.load_state_dict(weights["G"])
+        self.generator.load_state_dict(weights["avg"])
         self.D.load_state_dict(weights["D"])
 
     # ---- sampling --------------------------------------------------------------------
@@ -306,12 +321,13 @@ class Trainer:
 
     @torch.no_grad()
     def sample_fixed(self) -> torch.Tensor:
-        """G's output (n, 784) for the fixed latent batch, in eval mode."""
-        self.G.eval()
+        """The generator's output (n, 784) for the fixed latent batch, in eval mode."""
+        self.generator.eval()
         try:
-            return self.G(self.fixed_z, self.fixed_labels)
+            return self.generator(self.fixed_z, self.fixed_labels)
         finally:
-            self.G.train()
+            if self.generator is self.G:
+                self.G.train()
 
     # ---- control from other threads ---------------------------------------------------
     def run(self, budget: Budget, on_step=None) -> str:

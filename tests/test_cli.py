@@ -51,3 +51,21 @@ def test_sample_refuses_a_digit_from_an_unconditional_model(tmp_path, capsys):
     assert main(["train", "--steps", "2", "--out", str(ck), *TINY]) == 0
     assert main(["sample", "--checkpoint", str(ck), "--out", str(tmp_path / "x.npy"), "--digit", "3"]) == 2
     assert "not conditional" in capsys.readouterr().err
+
+
+def test_train_classifier_reports_held_out_accuracy(tmp_path, capsys):
+    out = tmp_path / "clf.safetensors"
+    assert main(["train-classifier", "--epochs", "1", "--out", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert '"held_out_accuracy"' in report and '"n_held_out": 500' in report
+    assert out.exists() and out.with_suffix(".json").exists()
+
+
+def test_evaluate_prints_the_metrics_as_json(tmp_path, capsys):
+    import json
+    ck = tmp_path / "e.safetensors"
+    assert main(["train", "--steps", "2", "--out", str(ck), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(ck), "--n", "300"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["digits"] == [3] and 0 <= result["share"] <= 1 and result["fid"] > result["fid_floor"]
