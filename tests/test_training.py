@@ -150,3 +150,15 @@ def _wait(cond, timeout=20.0):
     while not cond():
         assert time.time() < end, "timed out"
         time.sleep(0.01)
+
+
+def test_weight_average_is_what_people_see_and_keep(digits):
+    from explorer import checkpoints, latent
+    trainer = Trainer(tiny(g_ema=0.99), digits)
+    trainer.run(Budget("steps", 30))
+    assert trainer.generator is not trainer.G
+    live, avg = trainer.G.head.weight, trainer.generator.head.weight
+    assert not torch.equal(live, avg) and (live - avg).abs().max() < 0.5
+    z = torch.randn(4, trainer.cfg.latent_dim)
+    ck = checkpoints.load(checkpoints.to_bytes(trainer.cfg, trainer.generator))
+    assert torch.equal(latent.generate(ck.G, ck.cfg, z), latent.generate(trainer.generator, trainer.cfg, z))
