@@ -106,7 +106,8 @@ def load(source, device: str | torch.device = "cpu") -> Checkpoint:
 
 def read_header(data: bytes) -> dict:
     """The safetensors JSON header, checked before any tensor is read."""
-    if data[:1] == b"\x80" or data[:2] == b"PK":
+    # A safetensors header is JSON starting at byte 8; pickles start with 0x80, torch.save zips with "PK".
+    if data[8:9] != b"{" and (data[:1] == b"\x80" or data[:2] == b"PK"):
         raise CheckpointError("this is a pickle / torch.save file. GAN Explorer never unpickles files "
                               "(they can run code); please upload a .safetensors checkpoint")
     if len(data) < 10:

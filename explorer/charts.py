@@ -1,0 +1,105 @@
+"""Plotly figures of a training history (the dict of columns from `Trainer.state().history`).
+
+Each trace is thinned to at most `MAX_POINTS` points by averaging neighbouring rows, so a
+100,000-step run draws as fast as a short one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+
+MAX_POINTS = 2000
+G_COLOR, D_COLOR, REAL_COLOR = "#1f77b4", "#d62728", "#2ca02c"
+HEIGHT = 340
+
+
+def thin(x: list[float], y: list[float], max_points: int = MAX_POINTS) -> tuple[list[float], list[float]]:
+    """At most `max_points` points: each is the mean of a bucket of rows, at the bucket's last x."""
+    n = min(len(x), len(y))
+    if n <= max_points:
+        return list(x[:n]), list(y[:n])
+    size = math.ceil(n / max_points)
+    xs, ys = [], []
+    for start in range(0, n, size):
+        bucket = y[start:start + size]
+        xs.append(x[min(start + size, n) - 1])
+        ys.append(sum(bucket) / len(bucket))
+    return xs, ys
+
+
+def smooth(values: list[float], window: int | None = None) -> list[float]:
+    """Exponential moving average, debiased at the start; `window` rows (default: 1/20 of the run)."""
+    if not values:
+        return []
+    window = window or max(5, min(100, len(values) // 20))
+    alpha = 2 / (window + 1)
+    out, avg, weight = [], 0.0, 0.0
+    for v in values:
+        avg = (1 - alpha) * avg + alpha * v
+        weight = (1 - alpha) * weight + alpha
+        out.append(avg / weight)
+    return out
+
+
+def _figure(traces: list[dict], title: str, y_title: str, **layout) -> go.Figure:
+    """One figure, built in one pass (plotly's update_* calls cost more than the data)."""
+    base = dict(title=dict(text=title, x=0, xanchor="left"), height=HEIGHT, margin=dict(l=10, r=10, t=40, b=10),
+                legend=dict(orientation="h", yanchor="top", y=-0.25, x=0), hovermode="x unified",
+                uirevision="keep",  # zoom and legend clicks survive the live redraws
+                xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text=y_title)))
+    for key, value in layout.items():
+        base[key] = {**base[key], **value} if isinstance(base.get(key), dict) else value
+    # Built from plain values known to be valid: plotly's validation would cost more than everything else
+    # here, once a second per watching session.
+    return go.Figure(data=traces, layout=base, _validate=False)
+
+
+def _line(x, y, name, color, width=2.0, opacity=1.0, dash=None, digits: int | None = 5, **kwargs) -> dict:
+    """A line trace of plain numbers (JSON arrays in the browser), `y` rounded to `digits` decimals."""
+    x, y = thin(x, y)
+    if digits is not None:
+        y = [round(v, digits) for v in y]
+    return dict(type="scatter", x=list(x), y=list(y), name=name, mode="lines", opacity=opacity,
+                line=dict(color=color, width=width, dash=dash), **kwargs)
+
+
+def loss_figure(history: dict[str, list[float]]) -> go.Figure:
+    """D and G loss per step, faint raw lines under bold smoothed ones."""
+    steps, traces = history.get("step", []), []
+    for key, name, color in (("d_loss", "D loss", D_COLOR), ("g_loss", "G loss", G_COLOR)):
+        values = history.get(key, [])
+        traces.append(_line(steps, values, f"{name} (raw)", color, width=1, opacity=0.3, legendgroup=key))
+        traces.append(_line(steps, smooth(values), f"{name} (smoothed)", color, legendgroup=key))
+    return _figure(traces, "Loss of D and G", "loss")
+
+
+def d_output_figure(history: dict[str, list[float]], probabilities: bool) -> go.Figure:
+    """Mean D(x) on real images and D(G(z)) on fakes; the 0.5 equilibrium line when they are probabilities."""
+    steps = history.get("step", [])
+    traces = [_line(steps, history.get("d_real", []), "D(x): real images", REAL_COLOR),
+              _line(steps, history.get("d_fake", []), "D(G(z)): fakes", G_COLOR)]
+    if not probabilities:
+        return _figure(traces, "Critic scores for real images and fakes (higher = more real)", "mean score")
+    line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=0.5, y1=0.5, line=dict(color="gray", dash="dot"))
+    note = dict(text="equilibrium 0.5", xref="paper", x=1, xanchor="right", yref="y", y=0.5, yanchor="top",
+                showarrow=False, font=dict(color="gray"))
+    return _figure(traces, "D's verdicts: P(real) for real images and fakes", "mean D output",
+                   yaxis=dict(range=[0, 1]), shapes=[line], annotations=[note])
+
+
+def dynamics_figure(history: dict[str, list[float]]) -> go.Figure:
+    """Gradient norms (left, log scale) and learning rates (right, log scale, dashed)."""
+    steps, traces = history.get("step", []), []
+    for key, name, color in (("d_grad", "D gradient norm", D_COLOR), ("g_grad", "G gradient norm", G_COLOR)):
+        traces.append(_line(steps, history.get(key, []), name, color, width=1.5))
+    for key, name, color in (("d_lr", "D learning rate", D_COLOR), ("g_lr", "G learning rate", G_COLOR)):
+        traces.append(_line(steps, history.get(key, []), name, color, width=1.5, dash="dash", yaxis="y2",
+                            digits=None))
+    lrs = [v for key in ("d_lr", "g_lr") for v in history.get(key, []) if v > 0]
+    lr_range = [math.log10(min(lrs)) - 0.5, math.log10(max(lrs)) + 0.5] if lrs else None
+    return _figure(traces, "Gradient norms and learning rates", "gradient norm",
+                   yaxis=dict(type="log", dtick="D2"),  # D2: label 1, 2 and 5 of each decade
+                   yaxis2=dict(type="log", dtick="D2", overlaying="y", side="right", showgrid=False,
+                               tickformat=".0e", range=lr_range, title=dict(text="learning rate")))

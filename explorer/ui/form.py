@@ -1,0 +1,163 @@
+"""The Train page's setup: preset picker, share-link restore, and the form (Streamlit widgets).
+
+Every widget is keyed `setup_<name>` and persists for the whole session, so the setup survives a
+visit to another page. Values go through `explorer.ui.setup` to become a config and a budget.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import config as C
+from .. import presets
+from ..config import ConfigError, GANConfig
+from ..losses import LOSSES
+from ..training import Budget
+from . import setup, share
+
+P = "setup_"
+KEEP = dict(persist_state="session")
+
+
+def k(name: str) -> str:
+    return P + name
+
+
+def fill(cfg: GANConfig, budget: Budget | None = None, preset: str | None = None) -> None:
+    """Put `cfg` (and a budget and preset name) into the form's widgets."""
+    budget = budget or setup.read_budget(st.session_state.get(k("length_kind"), setup.DEFAULT_BUDGET.kind),
+                                         st.session_state.get(k("length_amount"), setup.DEFAULT_BUDGET.amount))
+    st.session_state.update({k(name): value for name, value in setup.form_values(cfg, budget).items()})
+    st.session_state.form_base = cfg.to_dict()  # fields the form does not show keep these values
+    if preset is not None:
+        st.session_state[k("preset")] = preset
+
+
+def init() -> None:
+    """First visit: the default preset."""
+    if k("digits") not in st.session_state:
+        fill(presets.get(share.DEFAULT_PRESET).config(), setup.DEFAULT_BUDGET, share.DEFAULT_PRESET)
+
+
+def apply_link() -> list[str]:
+    """Fill the form from the URL's query parameters, once per distinct link. Returns warnings."""
+    params = st.query_params.to_dict()
+    signature = sorted(params.items())
+    if params and st.session_state.get("applied_link") != signature:
+        st.session_state.applied_link = signature
+        decoded = share.decode(params)
+        fill(decoded.cfg, decoded.budget, decoded.preset)
+        st.session_state.link_warnings = decoded.warnings
+    return st.session_state.get("link_warnings", [])
+
+
+def set_link(cfg: GANConfig, budget: Budget) -> dict[str, str]:
+    """Put the setup in the address bar, so the page's URL is its share link."""
+    params = share.encode(st.session_state.get(k("preset"), share.DEFAULT_PRESET), cfg, budget)
+    st.query_params.from_dict(params)
+    st.session_state.applied_link = sorted(params.items())
+    st.session_state.link_warnings = []
+    return params
+
+
+def _on_preset() -> None:
+    preset = presets.get(st.session_state[k("preset")])
+    digits = setup.read_digits(st.session_state.get(k("digits"))) or [3]
+    fill(preset.config(**({} if "digits" in preset.settings else {"digits": digits})))
+
+
+def preset_picker() -> None:
+    name = st.selectbox("Preset", list(presets.PRESETS), key=k("preset"), on_change=_on_preset, **KEEP,
+                        help="A preset fills in every field below; you can still change any of them.")
+    st.caption(presets.get(name).description)
+
+
+def values() -> dict:
+    return {key[len(P):]: value for key, value in st.session_state.items() if key.startswith(P)}
+
+
+def read() -> tuple[GANConfig, Budget]:
+    """The submitted setup; raises ConfigError naming the field."""
+    return setup.read_form(values(), st.session_state.get("form_base"))
+
+
+def show_error(e: ConfigError) -> None:
+    message = str(e).removeprefix(f"{e.field}: ")
+    st.error(f"**{setup.label(e.field)}**: {message}. Nothing was started; fix this and press Start training.",
+             icon=":material/error:")
+
+
+def render(active: bool) -> str | None:
+    """The setup form. Returns "start", "share" or None."""
+    ss = st.session_state
+    with st.form("setup"):
+        st.pills("Digits", setup.DIGIT_OPTIONS, selection_mode="multi", key=k("digits"), **KEEP,
+                 help="The digits G learns to draw. **All** picks all ten.")
+        left, mid, right = st.columns(3)
+        left.segmented_control("Train for", setup.LENGTH_KINDS, key=k("length_kind"), required=True, **KEEP)
+        left.number_input("How many (steps, epochs or seconds)", key=k("length_amount"), step=1, **KEEP)
+        mid.selectbox("Loss", list(LOSSES), format_func=lambda n: LOSSES[n].title, key=k("loss"), **KEEP,
+                      help="How D is scored, and what G tries to do. See the Loss tab.")
+        mid.number_input("D steps per G step (k)", key=k("d_steps"), step=1, **KEEP)
+        right.number_input("Batch size", key=k("batch_size"), step=16, **KEEP)
+        right.checkbox("Conditional: one model that draws any digit on request", key=k("conditional"), **KEEP)
+        gen, disc, loss, opt, more = st.tabs(["Generator", "Discriminator", "Loss", "Optimizers", "More"])
+        with gen:
+            c1, c2, c3 = st.columns(3)
+            c1.number_input("Latent size (z)", key=k("latent_dim"), step=1, **KEEP)
+            c1.selectbox("Prior of z", C.PRIORS, key=k("prior"), **KEEP)
+            _layers("g", c2)
+            c3.selectbox("Activation", C.ACTIVATIONS, key=k("g_activation"), **KEEP)
+            c3.selectbox("Output", C.OUTPUTS, key=k("output"), **KEEP, help="tanh: pixels in [-1, 1]; sigmoid: [0, 1]")
+            c3.checkbox("Batch norm", key=k("g_batchnorm"), **KEEP)
+            c3.number_input("Dropout", key=k("g_dropout"), step=0.1, format="%.2f", **KEEP)
+        with disc:
+            c1, c2, c3 = st.columns(3)
+            _layers("d", c1)
+            c2.selectbox("Activation", C.ACTIVATIONS, key=k("d_activation"), **KEEP)
+            c2.checkbox("Batch norm", key=k("d_batchnorm"), **KEEP)
+            c3.number_input("Dropout", key=k("d_dropout"), step=0.1, format="%.2f", **KEEP)
+        with loss:
+            c1, c2 = st.columns(2)
+            c1.number_input("Label smoothing: target for real images (BCE losses)", key=k("label_smoothing"),
+                            step=0.05, format="%.2f", **KEEP)
+            c1.number_input("Weight clip (WGAN)", key=k("clip"), step=0.005, format="%.3f", **KEEP)
+            c2.number_input("Gradient penalty λ (WGAN-GP)", key=k("gp_weight"), step=1.0, **KEEP)
+            c2.number_input("R1 penalty on real images (any loss, 0 = off)", key=k("r1_weight"), step=1.0, **KEEP)
+            st.markdown("\n".join(f"- **{v.title}**: {v.description} *Usually: {v.usual}.*" for v in LOSSES.values()))
+        with opt:
+            c1, c2, c3 = st.columns(3)
+            for col, net, name in ((c1, "g", "Generator"), (c2, "d", "Discriminator")):
+                col.selectbox(f"{name} optimizer", C.OPTIMIZERS, key=k(f"{net}_optimizer"), **KEEP)
+                col.select_slider(f"{name} learning rate", setup.lr_options(ss[k(f"{net}_lr")]), key=k(f"{net}_lr"),
+                                  format_func=setup.format_lr, **KEEP, help="On a log scale.")
+                col.text_input(f"{name} milestones (epochs, for 'step')", key=k(f"{net}_milestones"), **KEEP)
+                col.number_input(f"{name} gamma (for 'step')", key=k(f"{net}_gamma"), step=0.1, **KEEP)
+            c3.number_input("Adam beta1", key=k("beta1"), step=0.1, format="%.3f", **KEEP)
+            c3.number_input("Adam beta2", key=k("beta2"), step=0.001, format="%.4f", **KEEP)
+            c3.number_input("SGD momentum", key=k("momentum"), step=0.1, **KEEP)
+            c3.selectbox("Learning-rate schedule", C.SCHEDULES, key=k("schedule"), **KEEP)
+            c3.number_input("Decay rate (for 'decay')", key=k("lr_decay"), step=1e-4, format="%.5f", **KEEP)
+        with more:
+            c1, c2, c3 = st.columns(3)
+            c1.number_input("Seed", key=k("seed"), step=1, **KEEP, help="Same seed, same run.")
+            c1.selectbox("Weight init", C.INITS, key=k("init"), **KEEP)
+            c2.number_input("Leaky ReLU slope", key=k("leaky_slope"), step=0.05, format="%.3f", **KEEP)
+            c2.number_input("Batch norm momentum", key=k("bn_momentum"), step=0.05, **KEEP)
+            c3.number_input("Snapshot every (steps)", key=k("snapshot_every"), step=10, **KEEP)
+            c3.number_input("Generator weight averaging (EMA decay, 0 = off)", key=k("g_ema"), step=0.001,
+                            format="%.4f", **KEEP, help="Samples come from a moving average of G's weights: "
+                            "smoother digits. 0.999 averages over about the last thousand steps.")
+            c3.selectbox("Dataset", ("embedded", "full"), key=k("data"), **KEEP,
+                         help="embedded: 5,000 MNIST images that ship with the app; full: 60,000 (needs a data folder)")
+        b1, b2, _ = st.columns([1, 1, 3])
+        start = b1.form_submit_button("Start training", type="primary", disabled=active, width="stretch")
+        link = b2.form_submit_button("Make a share link", width="stretch")
+    return "start" if start else "share" if link else None
+
+
+def _layers(net: str, col) -> None:
+    col.number_input("Hidden layers", key=k(f"{net}_n_layers"), step=1, **KEEP,
+                     help=f"From 0 to {C.MAX_LAYERS}.")
+    col.text_input("Units per layer", key=k(f"{net}_units"), **KEEP,
+                   help="One size per layer, e.g. 256, 512, or one size for all of them.")

@@ -1,0 +1,191 @@
+"""The Train page's live view: status, controls, charts, sample grid, film strip and results.
+
+`show()` draws it as a fragment that reruns every second while the session's job runs, and not at
+all while it is paused or over. It only reads `job.view()`, a consistent copy made under the
+trainer's lock; the worker thread never touches Streamlit.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import charts, images
+from ..config import ConfigError
+from ..losses import LOSSES
+from . import setup, state, widgets
+from .jobs import Job, JobView
+
+POLL_SECONDS = 1.0
+ENDED = {"finished": st.success, "stopped": st.warning, "diverged": st.error, "collapsed": st.error,
+         "failed": st.error}
+
+
+def show() -> None:
+    job = state.job()
+    if job is None:
+        st.info("Choose a setup above and press **Start training**. The charts and samples appear here "
+                "and update every second while the GAN trains.", icon=":material/play_circle:")
+        return
+    polling = not job.done and not job.paused
+    st.fragment(_live, run_every=POLL_SECONDS if polling else None)(polling)
+
+
+def _live(polling: bool) -> None:
+    job = state.job()
+    if job is None:
+        return
+    view = job.view()
+    if view.done and (polling or not st.session_state.get("adopted")):
+        st.rerun()  # full rerun: the sidebar adopts the new generator, and polling stops
+    _controls(job, view)
+    if view.done:
+        ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
+        _results(job)
+    elif view.status != "queued":
+        _live_changes(job, view)
+    if not view.history.get("step"):
+        if view.status != "queued":
+            st.caption("Waiting for the first steps...")
+        return
+    _grid_and_loss(job, view)
+    _more_charts(job, view)
+    _film_strip(job, view)
+
+
+def _controls(job: Job, view: JobView) -> None:
+    status = f"queued (position {view.queue_position})" if view.status == "queued" else view.status
+    b1, b2, b3, text = st.columns([1, 1, 1, 5], vertical_alignment="center")
+    if b1.button("Resume" if view.status == "paused" else "Pause", disabled=view.done or view.status == "queued",
+                 width="stretch", key="live_pause"):
+        if view.status == "paused":
+            job.resume()
+        else:
+            job.pause()
+        st.rerun()
+    if b2.button("Stop", disabled=view.done, width="stretch"):
+        job.stop()
+        job.wait(timeout=5)
+        st.rerun()
+    if b3.button("Reset", width="stretch", help="Clear this run from the page (it stays on the Runs page)."):
+        state.reset_job()
+        st.rerun()
+    text.markdown(f"**{job.name}** · Status: **{status}**")
+    if view.status == "queued":
+        st.caption("Every training slot on this server is busy; your run starts as soon as one frees up.")
+    st.progress(view.fraction, text=progress_text(view, job))
+
+
+def progress_text(view: JobView, job: Job) -> str:
+    budget = job.budget
+    if budget.kind == "steps":
+        head = f"Step {view.step:,} of {int(budget.amount):,} · epoch {view.epoch:,}"
+    elif budget.kind == "epochs":
+        head = f"Epoch {view.epoch:,} of {int(budget.amount):,} · step {view.step:,}"
+    else:
+        head = f"{view.seconds:,.0f} of {budget.amount:g} s of training · step {view.step:,} · epoch {view.epoch:,}"
+    parts = [head, f"{view.images_per_second:,.0f} images/s"]
+    if view.eta is not None and not view.done:
+        parts.append(f"about {_clock(view.eta)} left")
+    return " · ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _live_changes(job: Job, view: JobView) -> None:
+    ss = st.session_state
+    for name, value in view.settings.items():
+        ss.setdefault(f"live_{name}", value)
+    with st.expander("Change while training: learning rates, loss, D steps"), st.form("live"):
+        c1, c2, c3, c4 = st.columns(4)
+        for col, net in ((c1, "g"), (c2, "d")):
+            col.select_slider(f"{net.upper()} learning rate", setup.lr_options(ss[f"live_{net}_lr"]),
+                              key=f"live_{net}_lr", format_func=setup.format_lr)
+        c3.selectbox("Loss", list(LOSSES), format_func=lambda n: LOSSES[n].title, key="live_loss")
+        c4.number_input("D steps per G step", key="live_d_steps", step=1)
+        if st.form_submit_button("Apply now"):
+            try:
+                job.update(**{name: ss[f"live_{name}"] for name in view.settings})
+                st.toast("Applied: the next step uses the new settings.")
+            except ConfigError as e:
+                st.error(f"**{setup.label(e.field)}**: {str(e).removeprefix(e.field + ': ')}")
+
+
+def _grid_and_loss(job: Job, view: JobView) -> None:
+    latest = view.snapshots[-1]
+    left, right = st.columns([2, 3])
+    with left:
+        png = _png(job, latest)
+        rows = (f"one row per digit ({', '.join(map(str, job.trainer.cfg.digits))})"
+                if job.trainer.cfg.conditional else "the same 64 latent points every time")
+        st.image(png, caption=f"Samples at step {latest.step:,}: {rows}")
+        st.download_button("Download this grid (PNG)", png, f"{job.name}-step{latest.step}.png", "image/png",
+                           on_click="ignore", key="dl_grid", icon=":material/download:")
+    with right:
+        st.plotly_chart(charts.loss_figure(view.history), key="chart_loss")
+        st.caption("D's loss falls when it tells real from fake; G's loss falls when its fakes fool D. "
+                   "In a healthy run neither wins for long.")
+
+
+def _more_charts(job: Job, view: JobView) -> None:
+    loss = LOSSES[view.settings.get("loss", job.trainer.cfg.loss)]
+    c1, c2 = st.columns(2)
+    with c1:
+        st.plotly_chart(charts.d_output_figure(view.history, loss.probabilities), key="chart_d")
+        if loss.probabilities:
+            st.caption("D(x) near 1 and D(G(z)) near 0: D is winning. Both near 0.5: the fakes look real to D.")
+    with c2:
+        st.plotly_chart(charts.dynamics_figure(view.history), key="chart_dyn")
+        st.caption("How hard each network is being pushed (gradient norm), and its step size (learning rate).")
+
+
+def _film_strip(job: Job, view: JobView) -> None:
+    steps = [s.step for s in view.snapshots]
+    if len(steps) < 2:
+        return
+    ss = st.session_state
+    key = f"film_{job.name}"  # a fresh slider for each run
+    st.subheader("Film strip")
+    following = False
+    if not view.done:
+        following = st.toggle("Follow training (turn off to scrub back)", value=True, key="film_follow")
+    at_end = view.done and ss.get("film_follow", True) and not ss.get(f"{key}_final")
+    if following or at_end or ss.get(key) not in steps:
+        ss[key] = steps[-1]
+    if view.done:
+        ss[f"{key}_final"] = True
+    step = st.select_slider("Scrub through training", steps, key=key, format_func=lambda s: f"step {s:,}",
+                            disabled=following)
+    frame = view.snapshots[steps.index(step)]
+    c1, c2 = st.columns([2, 3])
+    c1.image(_png(job, frame), caption=f"Snapshot at step {step:,}")
+    snaps = list(view.snapshots)
+    c2.download_button("Download the progression (animated GIF)", lambda: _gif(snaps), f"{job.name}.gif",
+                       "image/gif", on_click="ignore", key="dl_gif", icon=":material/movie:")
+    c2.caption(f"{len(steps)} snapshots saved, from step 0 to step {steps[-1]:,}.")
+
+
+def _png(job: Job, snapshot) -> bytes:
+    """A snapshot's grid as PNG, made once: the live view redraws every second, a snapshot comes every N steps."""
+    cache = st.session_state.setdefault("grid_png", {})
+    key = (job.name, snapshot.step)
+    if key not in cache:
+        while len(cache) >= 8:
+            cache.pop(next(iter(cache)))
+        cache[key] = images.png_bytes(images.grid(snapshot.images, nrow=8, scale=2))
+    return cache[key]
+
+
+def _gif(snapshots) -> bytes:
+    return images.gif_bytes([images.grid(s.images, nrow=8, scale=2) for s in snapshots])
+
+
+def _results(job: Job) -> None:
+    run = next((r for r in state.runs() if r.source == "trained" and r.name == job.name), None)
+    if run is None:
+        return
+    st.markdown(f"**{run.name}** is now your current generator: explore it on the latent pages, "
+                "or download it.")
+    widgets.run_downloads(run, key="live")

@@ -1,0 +1,106 @@
+"""A finished run as the app keeps it: the generator, its config, metrics and snapshots, and its downloads.
+
+Runs come from a training job or from an uploaded checkpoint. The current run of a session is the
+generator the latent pages explore (`explorer.ui.state.current_run()`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+
+import torch
+
+from .. import checkpoints, images
+from ..config import GANConfig
+from ..training import COLUMNS, Snapshot
+from .jobs import Job
+
+
+@dataclass
+class Run:
+    name: str
+    cfg: GANConfig
+    G: torch.nn.Module
+    D: torch.nn.Module | None
+    meta: dict
+    history: dict[str, list[float]] = field(default_factory=dict)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    source: str = "trained"  # or "uploaded"
+
+    @classmethod
+    def from_job(cls, job: Job) -> Run:
+        trainer = job.trainer
+        view = job.view()
+        meta = checkpoints.trainer_meta(trainer, name=job.name, status=view.status, reason=view.reason)
+        G = getattr(trainer, "generator", trainer.G)  # the weight average when the config asks for one
+        G.eval()
+        trainer.D.eval()
+        return cls(job.name, trainer.cfg, G, trainer.D, meta, view.history, view.snapshots)
+
+    @classmethod
+    def from_upload(cls, data: bytes, filename: str) -> Run:
+        """A run from an uploaded checkpoint; raises CheckpointError with a clear message."""
+        ckpt = checkpoints.load(data)
+        meta = {**ckpt.meta, "uploaded_as": filename}
+        return cls(f"Uploaded {filename}", ckpt.cfg, ckpt.G, ckpt.D, meta, source="uploaded")
+
+    # ---- what the sidebar and lists show ----------------------------------------------
+    @property
+    def digits(self) -> str:
+        return ", ".join(map(str, self.cfg.digits))
+
+    @property
+    def steps(self) -> int | None:
+        steps = self.meta.get("steps")
+        return steps if isinstance(steps, int) else None
+
+    @property
+    def summary(self) -> str:
+        steps = f"{self.steps:,} steps" if self.steps is not None else "steps unknown"
+        mode = ", conditional" if self.cfg.conditional else ""
+        return f"digits {self.digits} · {steps}{mode}"
+
+    @property
+    def data_description(self) -> str:
+        return str(self.meta.get("data") or f"{self.cfg.data} MNIST")
+
+    def preview(self) -> bytes | None:
+        """PNG of the last snapshot, if the run has one."""
+        if not self.snapshots:
+            return None
+        return images.png_bytes(images.grid(self.snapshots[-1].images, nrow=8, scale=2))
+
+    # ---- downloads ---------------------------------------------------------------------
+    @property
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-") or "run"
+
+    def checkpoint_bytes(self) -> bytes:
+        data = checkpoints.to_bytes(self.cfg, self.G, self.D, self.meta)
+        if data[:1] == b"\x80":  # a header length of 128 mod 256 reads as pickle to checkpoints.load: pad it
+            data = checkpoints.to_bytes(self.cfg, self.G, self.D, {**self.meta, "padding": " "})
+        return data
+
+    def info_json(self) -> str:
+        """The JSON that sits beside a checkpoint: its config and metadata."""
+        return json.dumps({"config": self.cfg.to_dict(), "meta": self.meta}, indent=2)
+
+    def config_json(self) -> str:
+        return self.cfg.to_json()
+
+    def metrics_csv(self) -> str:
+        return metrics_csv(self.history)
+
+
+def metrics_csv(history: dict[str, list[float]]) -> str:
+    """The metrics table as CSV, one row per (thinned) history row."""
+    columns = [c for c in COLUMNS if c in history]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in zip(*(history[c] for c in columns)):
+        writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+    return out.getvalue()

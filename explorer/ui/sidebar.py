@@ -1,0 +1,40 @@
+"""The sidebar every page shares: the current generator, its data, and this session's training job."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from . import state
+
+
+def show(poll_job: bool) -> None:
+    """Adopt a finished run, then draw the sidebar; with `poll_job`, a line about the training job."""
+    state.sync()
+    with st.sidebar:
+        st.subheader("Current generator")
+        run = state.current_run()
+        if run is None:
+            st.caption("None yet. Train one on the Train page, or upload a checkpoint on the Runs page.")
+            st.caption(f"Data: {state.default_data_description()}")
+        else:
+            st.markdown(f"**{run.name}**  \n{run.summary}")
+            st.caption(f"Data: {run.data_description}")
+        job = state.job()
+        if poll_job and job is not None and not job.done:  # the Train page shows the job itself
+            every = None if job.paused else 2.0
+            st.fragment(_job_line, run_every=every)(every is not None)
+
+
+def _job_line(polling: bool) -> None:
+    job = state.job()
+    if job is None:
+        return
+    view = job.view(with_history=False)
+    if view.done and polling:
+        st.rerun()  # a full rerun adopts the new generator and stops this polling
+    status = f"queued (position {view.queue_position})" if view.status == "queued" else view.status
+    st.divider()
+    st.markdown(f"**{job.name}**: {status}, step {view.step:,}")
+    st.progress(view.fraction)
+    stats = state.registry().stats()
+    st.caption(f"Server: {stats['running']} of {stats['max_jobs']} training slots busy, {stats['queued']} waiting.")

@@ -1,0 +1,101 @@
+"""A session's GAN Explorer state in `st.session_state`, and the server's job registry.
+
+Per session: the training job (`job()`), the finished and uploaded runs (`runs()`), and the current
+run whose generator the latent pages explore (`current_run()`). Per process: one `JobRegistry`
+(`registry()`), shared by every session through `st.cache_resource`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from ..config import GANConfig
+from ..data import DataError
+from ..data import load as load_data
+from ..training import Budget, Trainer
+from .jobs import Job, JobRegistry, Limits
+from .runs import Run
+
+MAX_RUNS = 6  # runs kept per session; each holds a generator and a discriminator in memory
+
+
+def session_alive(session_id: str) -> bool:
+    """Whether the browser session is still connected (True where no server runs, as under AppTest)."""
+    if not session_id or not Runtime.exists():
+        return True
+    return Runtime.instance().is_active_session(session_id) is not False
+
+
+@st.cache_resource(show_spinner=False)
+def registry() -> JobRegistry:
+    """The process-wide registry; its limits come from the GAN_EXPLORER_* environment variables."""
+    return JobRegistry(Limits.from_env(), is_alive=session_alive)
+
+
+def session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx else ""
+
+
+# ---- the session's job ---------------------------------------------------------------------
+def job() -> Job | None:
+    return st.session_state.get("job")
+
+
+def start_job(cfg: GANConfig, budget: Budget) -> Job:
+    """Build a trainer for `cfg` now (so errors surface at once) and queue it. Raises ConfigError/DataError."""
+    trainer = Trainer(cfg, load_data(cfg.data))
+    reset_job()  # one job per session
+    st.session_state.run_counter = st.session_state.get("run_counter", 0) + 1
+    new = Job(trainer, budget, session_id(), name=f"Run {st.session_state.run_counter}")
+    st.session_state.job = new
+    st.session_state.adopted = False
+    st.session_state.update({f"live_{k}": v for k, v in trainer.state(with_history=False).settings.items()})
+    return registry().submit(new)
+
+
+def reset_job() -> None:
+    current = job()
+    if current is not None:
+        current.stop()
+    st.session_state.pop("job", None)
+
+
+# ---- runs and the current model ------------------------------------------------------------
+def runs() -> list[Run]:
+    return st.session_state.setdefault("runs", [])
+
+
+def current_run() -> Run | None:
+    """The generator the latent pages explore: the last finished run, or one picked on the Runs page."""
+    return st.session_state.get("current_run")
+
+
+def add_run(run: Run, make_current: bool = True) -> None:
+    kept = [r for r in runs() if r is not run][-(MAX_RUNS - 1):]
+    st.session_state.runs = [*kept, run]
+    if make_current or current_run() not in st.session_state.runs:
+        st.session_state.current_run = run
+
+
+def set_current(run: Run) -> None:
+    st.session_state.current_run = run
+
+
+def sync() -> None:
+    """Once the session's job has ended, its generator becomes the current model (on every full rerun)."""
+    current = job()
+    if current is None or not current.done or st.session_state.get("adopted"):
+        return
+    st.session_state.adopted = True
+    if current.trainer.step_count > 0:
+        add_run(Run.from_job(current))
+
+
+def default_data_description() -> str:
+    try:
+        return load_data().description
+    except DataError as e:
+        return f"no data: {e}"

@@ -1,0 +1,39 @@
+"""Home: what a GAN is, in one picture, and one-click ways to train one."""
+
+import streamlit as st
+
+from explorer.losses import LOSSES
+from explorer.ui import shell, visuals
+from explorer.ui.share import QUICK_STARTS
+
+shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
+
+st.title("GAN Explorer")
+st.markdown("Train a **generative adversarial network** on handwritten digits, watch it learn, "
+            "then explore what it learned. Everything runs in your browser session.")
+
+st.subheader("Two players, one game")
+st.graphviz_chart(visuals.GAME, width="stretch")
+left, right = st.columns(2)
+left.image(visuals.real_digits_png(), caption="Real MNIST digits: what G must learn to imitate")
+right.image(visuals.untrained_png(), caption="An untrained generator: noise in, noise out")
+st.markdown(
+    "- **G, the generator**, never sees a real image. It only learns from D's verdicts on its fakes.\n"
+    "- **D, the discriminator**, sees both and is scored on telling them apart.\n"
+    "- Training alternates: a few steps of D, then one of G. If either wins outright, learning stalls; "
+    "the charts on the Train page show who is winning.")
+
+st.subheader("Quick start")
+for col, quick in zip(st.columns(len(QUICK_STARTS)), QUICK_STARTS):
+    with col.container(border=True):
+        st.markdown(f"**{quick.title}**")
+        st.caption(quick.description)
+        if st.button("Train it", key=f"quick_{quick.title}", type="primary"):
+            st.session_state.quick_start = True
+            st.switch_page("pages/train.py", query_params=quick.params)
+st.page_link("pages/train.py", label="Or set up your own on the Train page", icon=":material/tune:")
+
+st.subheader("The losses")
+st.markdown("The loss decides how D is scored and what G aims for. Same game, different rules:")
+st.table({"Loss": [v.title for v in LOSSES.values()], "What it does": [v.description for v in LOSSES.values()],
+          "Usually trained with": [v.usual for v in LOSSES.values()]}, hide_index=True)

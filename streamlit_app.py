@@ -1,0 +1,18 @@
+"""GAN Explorer: `streamlit run streamlit_app.py`. The pages live in pages/, their logic in explorer/."""
+
+import streamlit as st
+
+from explorer.ui import sidebar
+
+st.set_page_config(page_title="GAN Explorer", page_icon=":material/draw:", layout="wide")
+
+page = st.navigation([
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/latent.py", title="Latent space", icon=":material/grid_view:", url_path="latent"),
+    st.Page("pages/interpolation.py", title="Interpolation", icon=":material/linear_scale:",
+            url_path="interpolation"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
+])
+sidebar.show(poll_job=page.url_path != "train")
+page.run()

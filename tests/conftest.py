@@ -1,0 +1,79 @@
+"""Browser-test fixtures only (see tests/browser_support.py); nothing here runs unless a test asks for them.
+
+- `streamlit_server`: one `streamlit run streamlit_app.py` per test session, on a free loopback port, its log
+  in test-output/browser/streamlit.log.
+- `chromium_browser`: Debian's headless Chromium (skips outside CI when missing, fails in CI).
+- `app_page`: a fresh browser context and page per test (so a fresh Streamlit session) that may only reach
+  127.0.0.1; its console goes to test-output/browser/<test>.console.log and, when the test fails, a
+  screenshot to <test>-failure.png. Refused and failed requests are logged there too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import pytest
+from browser_support import REPO_ROOT, StreamlitServer, launch_chromium, output_dir, require_chromium
+
+# Loopback (and inline data) only: anything else the page asks for is refused.
+LOCAL_ONLY = re.compile(r"^(?!(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:|about:)")
+SERVER_ENV = {
+    "GAN_EXPLORER_MAX_RUN_SECONDS": "180",  # no training job outlives the test run by much
+    "GAN_EXPLORER_SESSION_GRACE": "5",  # a closed page stops its job soon
+}
+
+
+@pytest.fixture(scope="session")
+def streamlit_server():
+    require_chromium()  # skip (or fail in CI) before paying for a server start
+    if not (REPO_ROOT / "streamlit_app.py").is_file():
+        pytest.fail("streamlit_app.py is missing at the repo root", pytrace=False)
+    with StreamlitServer("streamlit_app.py", log_path=output_dir() / "streamlit.log", env=SERVER_ENV) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def app_page(chromium_browser, streamlit_server, request):
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1800}, device_scale_factor=1)
+    context.route(LOCAL_ONLY, lambda route: route.abort())
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    out = output_dir()
+    (out / f"{name}-failure.png").unlink(missing_ok=True)  # from an earlier run
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.set_default_navigation_timeout(60_000)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
+    page.on("requestfailed", lambda r: console.append(f"[requestfailed] {r.url} ({r.failure})"))
+    page.on("response", lambda r: r.status >= 400 and console.append(f"[http {r.status}] {r.url}"))
+    yield page
+    (out / f"{name}.console.log").write_text("\n".join(console) + "\n")
+    call = getattr(request.node, "browser_rep_call", None)
+    if call is not None and call.failed:
+        with contextlib.suppress(Exception):  # best effort: the page may be gone
+            page.screenshot(path=str(out / f"{name}-failure.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep the call-phase report on browser tests, so `app_page` knows whether to take a failure screenshot."""
+    report = yield
+    if report.when == "call" and item.get_closest_marker("browser"):
+        item.browser_rep_call = report
+    return report

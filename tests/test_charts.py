@@ -1,0 +1,73 @@
+"""The Plotly figures: right traces, the equilibrium line only for probabilities, at most ~2000 points a trace."""
+
+import math
+
+import pytest
+
+from explorer import charts
+from explorer.training import COLUMNS
+
+
+def history(n: int) -> dict[str, list[float]]:
+    h = {c: [float(i) for i in range(1, n + 1)] for c in COLUMNS}
+    h["d_loss"] = [1 + math.sin(i / 10) for i in range(n)]
+    h["d_real"] = [0.7] * n
+    h["d_fake"] = [0.3] * n
+    h["g_lr"] = [2e-4] * n
+    h["d_lr"] = [1e-4] * n
+    return h
+
+
+def test_thin_keeps_short_series_and_averages_long_ones():
+    assert charts.thin([1, 2, 3], [4.0, 5.0, 6.0]) == ([1, 2, 3], [4.0, 5.0, 6.0])
+    x = list(range(1, 100_001))
+    y = [float(i % 2) for i in x]  # alternating 0, 1: bucket means are 0.5
+    tx, ty = charts.thin(x, y, max_points=2000)
+    assert len(tx) == len(ty) <= 2000
+    assert tx[-1] == 100_000 and tx == sorted(tx)
+    assert all(v == pytest.approx(0.5) for v in ty)
+
+
+def test_smooth_follows_the_level_and_removes_noise():
+    noisy = [1.0 + (0.5 if i % 2 else -0.5) for i in range(400)]
+    smooth = charts.smooth(noisy)
+    assert len(smooth) == 400
+    assert smooth[0] == pytest.approx(0.5)  # debiased: starts at the first value, not at 0
+    assert all(abs(v - 1.0) < 0.1 for v in smooth[100:])
+    assert charts.smooth([]) == []
+
+
+def test_loss_figure_has_raw_and_smoothed_d_and_g():
+    fig = charts.loss_figure(history(50))
+    assert "Loss" in fig.layout.title.text
+    assert [t.name for t in fig.data] == ["D loss (raw)", "D loss (smoothed)", "G loss (raw)", "G loss (smoothed)"]
+    assert list(fig.data[0].x) == list(range(1, 51))
+
+
+def test_d_output_figure_draws_the_equilibrium_only_for_probabilities():
+    prob = charts.d_output_figure(history(20), probabilities=True)
+    assert [s.y0 for s in prob.layout.shapes] == [0.5]
+    assert tuple(prob.layout.yaxis.range) == (0, 1)
+    critic = charts.d_output_figure(history(20), probabilities=False)
+    assert not critic.layout.shapes and "Critic" in critic.layout.title.text
+
+
+def test_dynamics_figure_puts_learning_rates_on_a_second_log_axis():
+    fig = charts.dynamics_figure(history(20))
+    names = [t.name for t in fig.data]
+    assert names == ["D gradient norm", "G gradient norm", "D learning rate", "G learning rate"]
+    assert [t.yaxis or "y" for t in fig.data] == ["y", "y", "y2", "y2"]
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.type == "log"
+
+
+@pytest.mark.parametrize("make", [charts.loss_figure, charts.dynamics_figure,
+                                  lambda h: charts.d_output_figure(h, True)])
+def test_a_100k_step_run_draws_at_most_2000_points_per_trace(make):
+    fig = make(history(100_000))
+    assert all(len(t.x) <= charts.MAX_POINTS for t in fig.data)
+    assert all(t.x[-1] == 100_000 for t in fig.data)
+
+
+def test_an_empty_history_still_draws():
+    for fig in (charts.loss_figure({}), charts.d_output_figure({}, True), charts.dynamics_figure({})):
+        assert all(len(t.x) == 0 for t in fig.data)
