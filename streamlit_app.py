@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer.ui import sidebar
 
-st.set_page_config(page_title="GAN Explorer", page_icon=":material/draw:", layout="wide")
+st.set_page_config(page_title="GAN Explorer", page_icon="✏️", layout="wide")
 
 page = st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
