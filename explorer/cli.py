@@ -81,9 +81,13 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--download", action="store_true", help="download full MNIST (needs internet)")
 
 
+def data_source(args) -> str:
+    """--data, else full MNIST when a root or a download is asked for, else the environment's default."""
+    return args.data or (data.FULL if args.data_root or args.download else data.default_source())
+
+
 def load_data(args) -> data.Digits:
-    source = args.data or (data.FULL if args.data_root or args.download else None)
-    digits = data.load(source, root=args.data_root, download=args.download)
+    digits = data.load(data_source(args), root=args.data_root, download=args.download)
     print(f"data: {digits.description}", flush=True)
     return digits
 
@@ -156,7 +160,6 @@ def cmd_train_classifier(args) -> int:
     from . import metrics
 
     kwargs = {k: v for k, v in (("epochs", args.epochs), ("out", args.out)) if v is not None}
-    source = args.data or (data.FULL if args.data_root or args.download else data.default_source())
-    report = metrics.train_classifier(source=source, root=args.data_root, seed=args.seed, **kwargs)
+    report = metrics.train_classifier(source=data_source(args), root=args.data_root, seed=args.seed, **kwargs)
     print(json.dumps(report, indent=2))
     return 0

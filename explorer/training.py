@@ -232,12 +232,6 @@ class Trainer:
     def _z(self, n: int) -> torch.Tensor:
         return sample_latent(n, self.cfg, self.rng, self.device)
 
-    def _labels_for(self, n: int) -> torch.Tensor | None:
-        if not self.cfg.conditional:
-            return None
-        digits = torch.tensor(self.cfg.digits, device=self.device)
-        return digits[torch.arange(n, device=self.device) % len(digits)]
-
     @staticmethod
     def _grad_norm(net) -> torch.Tensor:
         grads = [p.grad for p in net.parameters() if p.grad is not None]

@@ -102,6 +102,10 @@ class JobView:
         """Still queued, running or paused: the page should keep watching it."""
         return not self.done
 
+    @property
+    def status_text(self) -> str:
+        return f"queued (position {self.queue_position})" if self.status == "queued" else self.status
+
 
 class Job:
     """One training run: a trainer, its budget, its session, and the worker thread that runs it."""

@@ -53,7 +53,7 @@ def _live(polling: bool) -> None:
 
 
 def _controls(job: Job, view: JobView) -> None:
-    status = f"queued (position {view.queue_position})" if view.status == "queued" else view.status
+    status = view.status_text
     b1, b2, b3, text = st.columns([1, 1, 1, 5], vertical_alignment="center")
     if b1.button("Resume" if view.status == "paused" else "Pause", disabled=view.done or view.status == "queued",
                  width="stretch", key="live_pause"):

@@ -32,7 +32,7 @@ def _job_line(polling: bool) -> None:
     view = job.view(with_history=False)
     if view.done and polling:
         st.rerun()  # a full rerun adopts the new generator and stops this polling
-    status = f"queued (position {view.queue_position})" if view.status == "queued" else view.status
+    status = view.status_text
     st.divider()
     st.markdown(f"**{job.name}**: {status}, step {view.step:,}")
     st.progress(view.fraction)
