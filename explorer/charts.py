@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 MAX_POINTS = 2000
 G_COLOR, D_COLOR, REAL_COLOR = "#1f77b4", "#d62728", "#2ca02c"
+DIGIT_COLORS = qualitative.T10  # ten distinct colours, one per digit
 HEIGHT = 340
 
 
@@ -103,3 +105,28 @@ def dynamics_figure(history: dict[str, list[float]]) -> go.Figure:
                    yaxis=dict(type="log", dtick="D2"),  # D2: label 1, 2 and 5 of each decade
                    yaxis2=dict(type="log", dtick="D2", overlaying="y", side="right", showgrid=False,
                                tickformat=".0e", range=lr_range, title=dict(text="learning rate")))
+
+
+def along_figure(t: list[float], d_scores: dict[str, list[float]], probabilities: list[list[float]],
+                 probability_label: str, critic: bool) -> go.Figure:
+    """Along an interpolation: D's score for each mode (left axis) and the classifier's probability of each
+    digit that ever passes 10% (right axis), with a dotted line where the digit read changes identity."""
+    modes = {"lerp": ("D: linear (lerp)", D_COLOR, "dot"), "slerp": ("D: spherical (slerp)", D_COLOR, None)}
+    traces = [_line(t, scores, modes[m][0], modes[m][1], dash=modes[m][2]) for m, scores in d_scores.items()]
+    read = [max(range(10), key=row.__getitem__) for row in probabilities]
+    shown = [d for d in range(10) if max(row[d] for row in probabilities) >= 0.1]
+    for d in shown:
+        traces.append(_line(t, [row[d] for row in probabilities], f"P({d}) {probability_label}", DIGIT_COLORS[d],
+                            width=1.5, yaxis="y2"))
+    changes = [dict(type="line", xref="x", x0=(t[i - 1] + t[i]) / 2, x1=(t[i - 1] + t[i]) / 2, yref="paper", y0=0,
+                    y1=1, line=dict(color="gray", dash="dot")) for i in range(1, len(read)) if read[i] != read[i - 1]]
+    labels = [dict(text=f"{read[i - 1]}→{read[i]}", xref="x", x=(t[i - 1] + t[i]) / 2, yref="paper", y=1,
+                   yanchor="bottom", showarrow=False, font=dict(color="gray"))
+              for i in range(1, len(read)) if read[i] != read[i - 1]]
+    y_title = "critic score" if critic else "D(G(z)): P(real)"
+    return _figure(traces, "Along the path: D's verdict and the digit the classifier reads", y_title,
+                   xaxis=dict(title=dict(text="fraction of the way from A to B"), range=[0, 1]),
+                   yaxis=dict(range=None if critic else [0, 1]),
+                   yaxis2=dict(range=[0, 1], overlaying="y", side="right", showgrid=False,
+                               title=dict(text="classifier probability")),
+                   shapes=changes, annotations=labels, hovermode="x")

@@ -42,3 +42,45 @@ def gif_bytes(frames: list[Image.Image], ms_per_frame: int = 120, loop: int = 0)
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms_per_frame,
                    loop=loop, optimize=False)
     return buf.getvalue()
+
+
+MAX_UPLOAD_PIXELS = 4096 * 4096  # a bigger picture is no hand-drawn digit, and could exhaust memory
+
+
+class ImageError(ValueError):
+    """An upload that cannot become a digit; the message says why."""
+
+
+def to_digit(data: bytes) -> torch.Tensor:
+    """Any picture of one digit -> (28, 28) uint8 like MNIST's: ink = 255, the digit fitted into 20×20
+    and centred by its centre of mass. Dark ink on light paper is inverted first."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_UPLOAD_PIXELS:
+                raise ImageError(f"the picture is {img.width}×{img.height}: too large (at most 4096×4096)")
+            img.load()  # decode now, inside the try: a truncated file fails here
+            gray = np.asarray(img.convert("L"), dtype=np.float32)
+    except (OSError, SyntaxError, Image.DecompressionBombError) as e:  # Pillow's "cannot identify", truncation
+        raise ImageError(f"not a picture Pillow can read ({e})") from None
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 127:  # light paper
+        gray = 255 - gray
+    gray = gray - np.median(border if np.median(border) <= 127 else 255 - border)
+    ink = gray > 0.2 * max(gray.max(), 1)
+    if gray.max() < 40 or not ink.any():
+        raise ImageError("the picture is blank: no digit found")
+    rows, cols = np.nonzero(ink)
+    crop = np.clip(gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1], 0, None)
+    crop = crop * (255 / crop.max())
+    h, w = crop.shape
+    size = (max(1, round(w * 20 / max(h, w))), max(1, round(h * 20 / max(h, w))))
+    small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.LANCZOS), dtype=np.float32)
+    out = np.zeros((28, 28), np.float32)
+    top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
+    out[top:top + small.shape[0], left:left + small.shape[1]] = small
+    # MNIST centres the digit's centre of mass, not its box.
+    mass = out.sum()
+    ys, xs = np.indices(out.shape)
+    dy, dx = round(13.5 - (ys * out).sum() / mass), round(13.5 - (xs * out).sum() / mass)
+    out = np.roll(out, (int(np.clip(dy, -4, 4)), int(np.clip(dx, -4, 4))), axis=(0, 1))
+    return torch.from_numpy(np.clip(out, 0, 255).round().astype(np.uint8))

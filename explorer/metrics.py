@@ -318,6 +318,14 @@ def score(images: torch.Tensor, digits, classifier: DigitClassifier | None = Non
                    fid=fid, fid_floor=ref.floor, fid_n=ref.n, source=source)
 
 
+@torch.no_grad()
+def probabilities(images: torch.Tensor, classifier: DigitClassifier | None = None) -> torch.Tensor:
+    """The classifier's digit probabilities (N, 10) on the CPU for images as `score` takes them."""
+    classifier = classifier or load_classifier()
+    x = _as_float(images).to(_device(classifier))
+    return torch.cat([classifier(c).softmax(1) for c in x.split(CHUNK)]).cpu()
+
+
 def _features(model: DigitClassifier, images: torch.Tensor) -> torch.Tensor:
     x = _as_float(images).to(_device(model))
     with torch.no_grad():

@@ -47,6 +47,12 @@ def init_weights(module: nn.Module, scheme: str) -> None:
             nn.init.zeros_(m.bias)
 
 
+def one_hot(labels: torch.Tensor, n_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """Digit labels (B,) as one-hot rows; rows of weights (B, n_classes) pass as they are, so the latent
+    pages can blend two digits' labels and morph one digit into another."""
+    return labels.to(dtype) if labels.is_floating_point() else F.one_hot(labels, n_classes).to(dtype)
+
+
 class Generator(nn.Module):
     def __init__(self, cfg: GANConfig):
         super().__init__()
@@ -58,9 +64,9 @@ class Generator(nn.Module):
         init_weights(self, cfg.init)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """z (B, latent_dim) [+ labels (B,)] -> images (B, 784) in the output range."""
+        """z (B, latent_dim) [+ labels (B,) or label weights (B, 10)] -> images (B, 784) in the output range."""
         if self.n_classes:
-            z = torch.cat([z, F.one_hot(labels, self.n_classes).to(z.dtype)], dim=1)
+            z = torch.cat([z, one_hot(labels, self.n_classes, z.dtype)], dim=1)
         x = self.head(self.body(z))
         return torch.tanh(x) if self.output == "tanh" else torch.sigmoid(x)
 
@@ -78,7 +84,7 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """images (B, 784) [+ labels (B,)] -> logits (B,)."""
         if self.n_classes:
-            x = torch.cat([x, F.one_hot(labels, self.n_classes).to(x.dtype)], dim=1)
+            x = torch.cat([x, one_hot(labels, self.n_classes, x.dtype)], dim=1)
         return self.head(self.body(x)).squeeze(1)
 
 

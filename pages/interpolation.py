@@ -1,20 +1,208 @@
-"""Interpolation: coming in a later issue. Says what it will show, and links to Train."""
+"""Interpolation: walk between latent points; grids, the 2-d map, animations, and inverting real digits."""
 
 import streamlit as st
+import torch
 
-from explorer.ui import shell, state, visuals
+from explorer import charts, images, latent, metrics
+from explorer.losses import LOSSES
+from explorer.ui import explore, shell
+from explorer.ui.form import KEEP
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
+ss = st.session_state
+
+
+def labels_between(run, a: explore.Point, b: explore.Point, t: torch.Tensor):
+    """Per-frame labels for a conditional G: the digit's label slides from A's to B's."""
+    return latent.blend(a.digit, b.digit, t) if run.cfg.conditional else None
+
+
+def png(imgs, nrow: int, scale: int = 2) -> bytes:
+    return images.png_bytes(images.grid(imgs, nrow=nrow, scale=scale))
+
+
+def strip_tab(run) -> None:
+    left, right = st.columns(2)
+    with left:
+        a = explore.point_picker(run, "ep_a", "Endpoint A", 1)
+    with right:
+        b = explore.point_picker(run, "ep_b", "Endpoint B", 2)
+    n = st.slider("Frames", 4, 24, 12, key="strip_frames", **KEEP)
+    t = torch.linspace(0, 1, n)
+    labels = labels_between(run, a, b, t)
+    classifier = metrics.load_classifier()
+    seen = {mode: latent.look(run.G, run.cfg, latent.interpolate(a.z, b.z, n, mode), labels, run.D, classifier)
+            for mode in ("lerp", "slerp")}
+    for mode, title in (("lerp", "Linear (lerp): a straight line, through the prior's thin middle"),
+                        ("slerp", "Spherical (slerp): along the arc, keeping |z| typical")):
+        picture = png(seen[mode].images, nrow=n)
+        st.image(picture, caption=f"{title} · from {a.name} to {b.name}", width="stretch")
+        st.download_button(f"Download the {mode} strip (PNG)", picture, f"{mode}-strip.png", "image/png",
+                           on_click="ignore", key=f"dl_{mode}", icon=":material/download:")
+    chart_mode = st.segmented_control("Classifier readings along", ["slerp", "lerp"], key="strip_chart_mode",
+                                      required=True, **KEEP) or "slerp"
+    d_scores = {m: s.d_scores.tolist() for m, s in seen.items() if s.d_scores is not None}
+    st.plotly_chart(charts.along_figure(t.tolist(), d_scores, seen[chart_mode].probabilities.tolist(), chart_mode,
+                                        critic=not LOSSES[run.cfg.loss].probabilities), key="chart_along")
+    st.caption("Dotted lines mark where the digit the classifier reads changes identity. A dip in D's verdict "
+               "mid-way shows the path crossing images D finds unconvincing." if d_scores else
+               "Dotted lines mark where the digit the classifier reads changes identity. This checkpoint has no "
+               "discriminator, so D's verdict is not shown.")
+
+
+def path_tab(run) -> None:
+    saved = explore.gallery(run)
+    names = st.multiselect("Through saved points, in order", [p.name for p in saved], key="path_saved", **KEEP,
+                           help="Save points on the Latent space page; with fewer than two picked, the seeds "
+                                "below are used.")
+    seeds_text = st.text_input("Or through seeds", "1, 2, 3, 4", key="path_seeds", **KEEP)
+    per_leg = st.slider("Frames per leg", 2, 12, 6, key="path_per_leg", **KEEP)
+    if len(names) >= 2:
+        points = [explore.find_saved(run, n) for n in names]
+        zs, digits = torch.stack([p.z for p in points]), [p.digit for p in points]
+    else:
+        try:
+            seeds = [int(s) for s in seeds_text.replace(",", " ").split()]
+        except ValueError:
+            st.error("Seeds must be whole numbers separated by commas, e.g. 1, 2, 3.", icon=":material/error:")
+            return
+        if not 2 <= len(seeds) <= 12:
+            st.error("A path needs 2 to 12 seeds.", icon=":material/error:")
+            return
+        zs, digits = torch.stack([latent.point(run.cfg, s) for s in seeds]), None
+    frames = latent.path(zs, per_leg, "slerp" if run.cfg.prior == "normal" else "lerp")
+    labels = None
+    if run.cfg.conditional:
+        eye = torch.eye(10)
+        stops = [d if d is not None else run.cfg.digits[i % len(run.cfg.digits)] for i, d in
+                 enumerate(digits or [None] * len(zs))]
+        labels = latent.path(eye[stops], per_leg, "lerp")
+    picture = png(latent.generate(run.G, run.cfg, frames, labels), nrow=per_leg * 2)
+    st.image(picture, caption=f"{len(frames)} frames through {len(zs)} points, {per_leg} frames per leg",
+             width="stretch")
+    st.download_button("Download the path (PNG)", picture, "path.png", "image/png", on_click="ignore",
+                       key="dl_path", icon=":material/download:")
+
+
+def grid_tab(run) -> None:
+    st.markdown("**Between four corners**: each row blends the left and right edges, each column the top and "
+                "bottom.")
+    cols = st.columns(4)
+    corners = []
+    for col, (key, label, seed) in zip(cols, [("gc_tl", "Top left", 11), ("gc_tr", "Top right", 12),
+                                              ("gc_bl", "Bottom left", 13), ("gc_br", "Bottom right", 14)]):
+        with col:
+            corners.append(explore.point_picker(run, key, label, seed))
+    n = st.slider("Grid size", 3, 12, 8, key="grid_n", **KEEP)
+    zs = latent.bilinear_grid(torch.stack([c.z for c in corners]), n)
+    labels = None
+    if run.cfg.conditional:
+        eye = torch.eye(10)
+        labels = latent.bilinear_grid(torch.stack([eye[c.digit] for c in corners]), n)
+    picture = png(latent.generate(run.G, run.cfg, zs, labels), nrow=n)
+    st.image(picture, caption=f"A {n}×{n} bilinear grid", width=min(640, 60 * n))
+    st.download_button("Download the grid (PNG)", picture, "grid.png", "image/png", on_click="ignore",
+                       key="dl_grid4", icon=":material/download:")
+    if run.cfg.latent_dim == 2:
+        st.markdown("**The whole latent map**: this generator has only two latent numbers, so every digit it can "
+                    "draw is on this one picture.")
+        e = latent.extent(run.cfg)
+        labels = latent.digit_labels(run.cfg, 400, run.cfg.digits[0]) if run.cfg.conditional else None
+        picture = png(latent.generate(run.G, run.cfg, latent.latent_map(run.cfg, 20), labels), nrow=20, scale=1)
+        st.image(picture, caption=f"20×20 grid: z1 from {-e:g} (left) to {e:g} (right), z2 from {e:g} (top) to "
+                 f"{-e:g} (bottom)", width=600)
+        st.download_button("Download the map (PNG)", picture, "latent-map.png", "image/png", on_click="ignore",
+                           key="dl_map", icon=":material/download:")
+
+
+def animation_tab(run) -> None:
+    c1, c2, c3 = st.columns(3)
+    kind = c1.segmented_control("Animation", ["Random walk", "Looping tour"], key="anim_kind", required=True,
+                                **KEEP) or "Random walk"
+    frames = c2.slider("Frames", 12, 96, 48, step=12, key="anim_frames", **KEEP)
+    seed = c3.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="anim_seed", **KEEP)
+    if not st.button("Make the animation", icon=":material/movie:"):
+        if "animation" in ss and ss.animation[0] == id(run):
+            show_animation(ss.animation[1])
+        return
+    walkers = []  # nine digits moving at once, a 3×3 grid per frame
+    for w in range(9):
+        start = latent.point(run.cfg, int(seed) * 9 + w)
+        if kind == "Random walk":
+            walkers.append(latent.random_walk(run.cfg, start, frames, seed=int(seed) * 9 + w))
+        else:
+            walkers.append(latent.tour(run.cfg, 4, frames // 4, seed=int(seed) * 9 + w)[:frames])
+    labels = latent.digit_labels(run.cfg, 9, None) if run.cfg.conditional else None
+    pictures = [images.grid(latent.generate(run.G, run.cfg, torch.stack([w[f] for w in walkers]), labels), nrow=3,
+                            scale=3) for f in range(frames)]
+    ss.animation = (id(run), images.gif_bytes(pictures, ms_per_frame=80))
+    show_animation(ss.animation[1])
+
+
+def show_animation(gif: bytes) -> None:
+    st.image(gif, caption="Nine latent points on the move", width=300)
+    st.download_button("Download the animation (GIF)", gif, "latent-walk.gif", "image/gif", on_click="ignore",
+                       key="dl_gif_walk", icon=":material/download:")
+
+
+def inversion_tab(run) -> None:
+    st.markdown("Find the latent point whose image looks most like a given digit, by gradient descent on z.")
+    source = st.segmented_control("Target", ["A real MNIST image", "Upload a picture"], key="inv_source",
+                                  required=True, **KEEP) or "A real MNIST image"
+    target, what, digit = None, "", None
+    if source == "A real MNIST image":
+        pool, _, description = explore.real_pool(run)
+        c1, c2 = st.columns(2)
+        index = c1.number_input(f"Image number (of {len(pool):,} real images of digits "
+                                f"{', '.join(map(str, run.cfg.digits))})", 0, len(pool) - 1, 0, key="inv_index",
+                                **KEEP)
+        target, what = pool[index].reshape(28, 28), f"real image {index}"
+        c2.caption(f"From the {description}.")
+    else:
+        upload = st.file_uploader("A picture of one digit (PNG, JPEG, ...): it is converted to 28×28 and centred "
+                                  "as MNIST is", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key="inv_upload")
+        if upload is None:
+            return
+        try:
+            target, what = images.to_digit(upload.getvalue()), f"upload {upload.name}"
+        except images.ImageError as e:
+            st.error(f"**{upload.name}** can't be used: {e}.", icon=":material/error:")
+            return
+    if run.cfg.conditional:
+        guess = int(metrics.probabilities(target[None]).argmax())
+        ss.setdefault("inv_digit", guess if guess in run.cfg.digits else run.cfg.digits[0])
+        digit = st.selectbox("Digit label to invert with", run.cfg.digits, key="inv_digit")
+    st.image(png(target[None], nrow=1, scale=4), caption="The target, as G sees it (28×28)")
+    if st.button("Find its latent point", type="primary", icon=":material/search:"):
+        bar = st.progress(0.0, text="Searching...")
+        steps = 300
+        found = latent.invert(run.G, run.cfg, target, digit, steps=steps, progress=lambda i, err: bar.progress(
+            i / steps, text=f"Step {i} of {steps}: RMS pixel error {err:.3f}"))
+        saved = explore.save_point(run, found.z, digit, f"inverted {what}")
+        ss.inversion = (id(run), target, found, saved)
+    if "inversion" in ss and ss.inversion[0] == id(run):
+        show_inversion(run, *ss.inversion[1:])
+
+
+def show_inversion(run, target, found, saved) -> None:
+    st.image(png(torch.stack([target, found.image]), nrow=2, scale=4), caption="Target and G's closest image")
+    st.markdown(f"RMS pixel error **{found.error:.3f}** (the best random start: {found.start_error:.3f}). "
+                f"Saved as **{saved.name}**.")
+    c1, c2, c3 = st.columns(3)
+    c1.button("Use as endpoint A", on_click=explore.use_saved, args=("ep_a", saved))
+    c2.button("Use as endpoint B", on_click=explore.use_saved, args=("ep_b", saved))
+    if c3.button("Open on the Latent space page"):
+        ss.lat_model = id(run)
+        explore.set_point(run, saved.z, saved.digit)
+        st.switch_page("pages/latent.py")
+
 
 st.title("Interpolation")
-st.markdown(
-    "Pick two latent points and walk in a straight line from one to the other: if G has learned "
-    "well, the digit morphs smoothly, with no nonsense halfway. This page will draw those walks, "
-    "and, for a conditional generator, morph one digit into another.")
-run = state.current_run()
-if run is None:
-    st.info("Train a generator first: this page interpolates the current one.", icon=":material/info:")
-else:
-    st.image(visuals.samples_png(run, n=16), caption=f"{run.name}: the kind of digits it draws ({run.summary})")
-    st.info("The interactive walks arrive in a later version.", icon=":material/construction:")
-st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+st.markdown("Walk from one latent point to another: if G has learned well, the digit morphs smoothly, with no "
+            "nonsense halfway. For a conditional G, the digit's label slides too, so one digit turns into another.")
+run = explore.pick_model()
+if run is not None:
+    tabs = st.tabs(["Between two points", "A path", "Grids and maps", "Animation", "Inversion"])
+    for tab, draw in zip(tabs, (strip_tab, path_tab, grid_tab, animation_tab, inversion_tab)):
+        with tab:
+            draw(run)

@@ -1,20 +1,145 @@
-"""Latent space: coming in a later issue. Says what it will show, and links to Train."""
+"""Latent space: move one latent point by hand, along principal and attribute directions, and keep points."""
 
 import streamlit as st
+import torch
 
-from explorer.ui import shell, state, visuals
+from explorer import images, latent, metrics
+from explorer.losses import LOSSES
+from explorer.ui import explore, shell
+from explorer.ui.form import KEEP
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
+ss = st.session_state
+
+
+@st.fragment  # a slider move reruns only this part of the page
+def point_explorer(run) -> None:
+    explore.sync_point(run)
+    cfg = run.cfg
+    controls, view = st.columns([3, 2], gap="large")
+    with controls:
+        c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+        c1.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="lat_seed", **KEEP)
+        c2.button("Go to seed", on_click=explore.go_to_seed, args=(run,), width="stretch")
+        c3.button("Random", on_click=explore.random_point, args=(run,), icon=":material/casino:", width="stretch")
+        if cfg.conditional:
+            st.pills("Digit (the label a conditional G draws)", cfg.digits, key="lat_digit", required=True, **KEEP)
+        dims, pcs, attrs = st.tabs(["Dimensions", "Principal directions", "Attributes"])
+        with dims:
+            st.caption(f"z has {cfg.latent_dim} numbers drawn from a {cfg.prior} prior; each slider is one of them.")
+            explore.dimension_sliders(run)
+        with pcs:
+            principal_sliders(run)
+        with attrs:
+            attribute_sliders(run)
+        st.button("Make the edited point the sliders' point", on_click=explore.bake, args=(run,),
+                  help="Adds the direction offsets into the dimension sliders and sets the offsets back to 0.")
+    z, digit = explore.edited_z(run), explore.digit(run)
+    with view:
+        show_point(run, z, digit)
+    gallery_and_arithmetic(run, z, digit)
+
+
+def principal_sliders(run) -> None:
+    found = explore.directions(run)
+    st.caption("The directions along which G's first hidden layer varies most (GANSpace): often stroke width, "
+               "slant or shape. Each offset is in units of the prior's σ.")
+    for i, share in enumerate(found.variance.tolist()):
+        explore.offset_slider(f"lat_pc_{i}", f"Direction {i + 1} · {share:.1%} of the variance")
+    if st.toggle("Show each direction as a strip (−2σ to +2σ)", key="lat_pc_strips"):
+        base = explore.edited_z(run)
+        steps = torch.linspace(-2, 2, 9) * latent.sigma(run.cfg)
+        zs = torch.cat([base + steps[:, None] * v for v in found.vectors])
+        st.image(picture(run, zs, nrow=9, scale=2), caption="One row per direction, top = direction 1; the middle "
+                 "column is the current point.")
+
+
+def attribute_sliders(run) -> None:
+    found = explore.attributes(run)
+    st.caption("Directions fitted on 3,000 samples labelled by ink mass, slant and the metrics classifier's digit.")
+    for a in found:
+        explore.offset_slider(f"lat_attr_{a.key}", a.label, help=a.effect)
+
+
+def show_point(run, z, digit) -> None:
+    seen = latent.look(run.G, run.cfg, z, digit, run.D, metrics.load_classifier())
+    image = seen.images[0]
+    st.image(images.png_bytes(images.grid(image[None], scale=10, padding=0)), width=280)
+    a, b = st.columns(2)
+    a.metric("Classifier reads", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off")
+    if seen.d_scores is not None:
+        scale = "P(real)" if LOSSES[run.cfg.loss].probabilities else "critic score"
+        b.metric("D's verdict", f"{seen.d_scores[0]:.2f}", scale, delta_color="off")
+    else:
+        b.caption("This checkpoint has no discriminator, so there is no D score.")
+    found = explore.directions(run)
+    u, v = found.vectors[0], found.vectors[min(1, len(found.vectors) - 1)]
+    hood = latent.neighbourhood(z, u, v, 0.5 * latent.sigma(run.cfg))
+    st.image(picture(run, hood, nrow=3, scale=2, digit=digit), width=200,
+             caption="Neighbourhood: ±0.5σ along directions 1 (across) and 2 (down)")
+    pool, typical, source = explore.real_pool(run)
+    near = latent.nearest_real(image, pool, typical)
+    st.image(images.png_bytes(images.grid(torch.stack([image, near.image]), scale=3)), width=200,
+             caption=f"Memorization check: this image and its nearest real training image ({source}).")
+    verdict = "suspiciously close: G may be copying" if near.distance < 0.5 * typical else "not a copy"
+    st.caption(f"Distance {near.distance:.3f} (RMS pixels); real images are typically {typical:.3f} from their "
+               f"nearest neighbour: **{verdict}**.")
+
+
+def gallery_and_arithmetic(run, z, digit) -> None:
+    st.subheader("Saved points")
+    c1, c2 = st.columns([1, 3])
+    if c1.button("Save this point", icon=":material/bookmark_add:"):
+        explore.save_point(run, z, digit, f"seed {ss.lat_seed}" + ("" if digit is None else f", digit {digit}"))
+    if c2.toggle("Link to this point", key="lat_show_link"):
+        c2.code(explore.point_link(run, z, digit), language=None, wrap_lines=True)
+    saved = explore.gallery(run)
+    if not saved:
+        st.caption("Save points to compare them, to use them on the Interpolation page, or for latent arithmetic.")
+        return
+    cols = st.columns(min(len(saved), 6))
+    for i, p in enumerate(saved):
+        with cols[i % len(cols)]:
+            st.image(p.png, caption=p.name)
+            st.button("Open", key=f"open_{p.name}", on_click=explore.set_point, args=(run, p.z, p.digit))
+    if len(saved) >= 2:
+        st.markdown("**Latent arithmetic**: A − B + C. Like *smiling woman − woman + man* with faces: take what "
+                    "separates B from A and add it to C.")
+        names = [p.name for p in saved]
+        a, b, c = (st.selectbox(x, names, index=i % len(names), key=f"arith_{x}") for i, x in enumerate("ABC"))
+        pa, pb, pc = (explore.find_saved(run, n) for n in (a, b, c))
+        result = pa.z - pb.z + pc.z
+        st.image(picture(run, torch.stack([pa.z, pb.z, pc.z, result]), nrow=4, scale=3, digit=pc.digit),
+                 caption="A, B, C and A − B + C")
+        st.button("Open the result", on_click=explore.set_point, args=(run, result, pc.digit))
+
+
+def picture(run, zs, nrow: int, scale: int, digit=None) -> bytes:
+    labels = None if digit is None else torch.full((len(zs),), digit)
+    return images.png_bytes(images.grid(latent.generate(run.G, run.cfg, zs, labels), nrow=nrow, scale=scale))
+
+
+@st.fragment
+def truncation(run) -> None:
+    psi = st.slider("ψ: how far from the centre of the prior samples may go", 0.0, 1.5, 0.7, step=0.05,
+                    key="lat_psi", **KEEP)
+    cfg = run.cfg
+    zs = latent.truncated(cfg, 32, psi, seed=1)
+    labels = latent.digit_labels(cfg, 32, explore.digit(run))
+    grid = images.grid(latent.generate(run.G, cfg, zs, labels), nrow=8, scale=2)
+    st.image(images.png_bytes(grid), caption=f"32 samples with z scaled by ψ = {psi:.2f} (the same 32 points at "
+             "every ψ). Small ψ: cleaner, more alike; large ψ: more variety, more oddities.")
+
 
 st.title("Latent space")
-st.markdown(
-    "Every image G draws starts as a point *z* in its **latent space**: a list of random numbers. "
-    "This page will let you move through that space: a map of a 2-D latent space, sliders for each "
-    "dimension, and the digit each point becomes.")
-run = state.current_run()
-if run is None:
-    st.info("Train a generator first: this page explores the current one.", icon=":material/info:")
-else:
-    st.image(visuals.samples_png(run), caption=f"{run.name}: 32 points of its latent space ({run.summary})")
-    st.info("The interactive explorer arrives in a later version.", icon=":material/construction:")
-st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+st.markdown("Every digit G draws starts as a point *z*: a list of random numbers. Move the point and watch the "
+            "digit change; the sliders below are its coordinates, and the directions G itself found most useful.")
+warnings = explore.apply_link()
+if warnings:
+    st.warning("This link could not be used in full:\n" + "\n".join(f"- {w}" for w in warnings),
+               icon=":material/link_off:")
+run = explore.pick_model()
+if run is not None:
+    point_explorer(run)
+    st.subheader("Truncation: fidelity against variety")
+    truncation(run)

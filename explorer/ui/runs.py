@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .. import checkpoints, images
+from .. import checkpoints, demos, images
 from ..config import GANConfig
 from ..training import COLUMNS, Snapshot
 from .jobs import Job
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: compare by identity, never tensor by tensor
 class Run:
     name: str
     cfg: GANConfig
@@ -28,7 +28,9 @@ class Run:
     meta: dict
     history: dict[str, list[float]] = field(default_factory=dict)
     snapshots: list[Snapshot] = field(default_factory=list)
-    source: str = "trained"  # or "uploaded"
+    source: str = "trained"  # or "uploaded", "demo"
+    # What the latent pages derive from the generator once (principal directions, ...), kept with it.
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_job(cls, job: Job) -> Run:
@@ -46,6 +48,13 @@ class Run:
         ckpt = checkpoints.load(data)
         meta = {**ckpt.meta, "uploaded_as": filename}
         return cls(f"Uploaded {filename}", ckpt.cfg, ckpt.G, ckpt.D, meta, source="uploaded")
+
+    @classmethod
+    def from_demo(cls, name: str) -> Run:
+        """A shipped demo model (models/demo-<name>.safetensors); raises CheckpointError if it is missing."""
+        ckpt = demos.load(name)
+        demo = demos.DEMOS[name]
+        return cls(demo.title, ckpt.cfg, ckpt.G, ckpt.D, {**ckpt.meta, "demo": name}, source="demo")
 
     # ---- what the sidebar and lists show ----------------------------------------------
     @property

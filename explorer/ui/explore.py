@@ -1,0 +1,306 @@
+"""What the two latent pages share: the generator they explore, what is derived from it once, the latent
+point behind the sliders, and the gallery of saved points (all in Streamlit session state).
+
+The point is kept as slider values (`lat_z_<i>`) plus offsets along principal (`lat_pc_<i>`) and
+attribute (`lat_attr_<key>`) directions; `edited_z` adds them up. Buttons change the point through
+`on_click` callbacks, which run before the sliders are drawn, as Streamlit requires.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import streamlit as st
+import torch
+
+from .. import data, demos, images, latent, metrics
+from ..checkpoints import CheckpointError
+from . import state
+from .form import KEEP
+from .runs import Run
+
+log = logging.getLogger(__name__)
+GALLERY_SIZE = 12  # saved points per model
+FIRST_SLIDERS = 16  # latent dimensions shown before the "more" expander
+ss = st.session_state
+
+
+# ---- which generator ---------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the demo models...")
+def demo_runs() -> dict[str, Run]:
+    """The shipped demo generators, loaded once per server and shared read-only by every session."""
+    out = {}
+    for demo in demos.available():
+        try:
+            out[demo.name] = Run.from_demo(demo.name)
+        except CheckpointError:  # a damaged file must not take the pages down; the others still load
+            log.exception("demo model %s could not be loaded", demo.name)
+    return out
+
+
+def pick_model() -> Run | None:
+    """A picker over this session's runs and the demo models; the pick becomes the current generator."""
+    current = state.current_run()
+    options = [*reversed(state.runs()), *demo_runs().values()]
+    if current is not None and not any(r is current for r in options):
+        options.insert(0, current)
+    if not options:
+        st.info("No generator yet, and no demo model is installed: train one on the Train page.",
+                icon=":material/info:")
+        st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+        return None
+    if current is None:  # first visit: start on a demo, so there is something to explore at once
+        state.set_current(options[0])
+        st.rerun()  # the sidebar, drawn before the page, should name it too
+    ss["model_pick"] = next(i for i, r in enumerate(options) if r is current)
+    st.selectbox("Generator to explore", range(len(options)), key="model_pick", on_change=_picked, args=(options,),
+                 format_func=lambda i: f"{options[i].name} · {options[i].summary}",
+                 help="This session's runs and the demo models that ship with the app.")
+    if current.source == "demo":
+        st.caption(f"{demos.DEMOS[current.meta['demo']].description} Train your own on the Train page.")
+    return current
+
+
+def _picked(options: list[Run]) -> None:
+    state.set_current(options[ss["model_pick"]])
+
+
+# ---- derived once per generator --------------------------------------------------------------------
+def directions(run: Run) -> latent.Directions:
+    if "directions" not in run.cache:
+        with st.spinner("Finding the principal directions (once per model)..."):
+            run.cache["directions"] = latent.principal_directions(run.G, run.cfg)
+    return run.cache["directions"]
+
+
+def attributes(run: Run) -> list[latent.Attribute]:
+    if "attributes" not in run.cache:
+        with st.spinner("Labelling 3,000 samples for the attribute directions (once per model)..."):
+            run.cache["attributes"] = latent.attribute_directions(run.G, run.cfg, metrics.load_classifier())
+    return run.cache["attributes"]
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _pool(source: str, digits: tuple[int, ...]) -> tuple[torch.Tensor, float, str]:
+    try:
+        real = data.load(source)
+    except data.DataError:  # a checkpoint trained on full MNIST, on a server without it
+        real = data.load(data.EMBEDDED)
+    pool = latent.real_images(real, digits)
+    return pool, latent.typical_nearest(pool), real.description
+
+
+def real_pool(run: Run) -> tuple[torch.Tensor, float, str]:
+    """The real training images of the run's digits, the typical nearest-neighbour distance, and their source."""
+    return _pool(run.cfg.data, tuple(run.cfg.digits))
+
+
+# ---- the latent point ---------------------------------------------------------------------------------
+def sync_point(run: Run) -> None:
+    """A new generator starts at seed 0's point."""
+    if ss.get("lat_model") != id(run):
+        ss.lat_model = id(run)
+        ss.lat_seed = 0
+        set_point(run, latent.point(run.cfg, 0), run.cfg.digits[0] if run.cfg.conditional else None)
+
+
+def set_point(run: Run, z: torch.Tensor, digit: int | None = None) -> None:
+    """Put z into the sliders (clamped to their range) and clear the direction offsets."""
+    e = latent.extent(run.cfg)
+    for i, v in enumerate(z.tolist()):
+        ss[f"lat_z_{i}"] = round(min(e, max(-e, v)), 2)
+    if digit is not None:
+        ss.lat_digit = digit
+    for key in [k for k in ss if k.startswith(("lat_pc_", "lat_attr_"))]:
+        ss[key] = 0.0
+
+
+def go_to_seed(run: Run) -> None:
+    """Callback: jump to the point of the seed in the Seed box."""
+    set_point(run, latent.point(run.cfg, int(ss.lat_seed)))
+
+
+def random_point(run: Run) -> None:
+    """Callback: a fresh random seed, and its point."""
+    ss.lat_seed = int(torch.randint(0, 100_000, ()).item())
+    go_to_seed(run)
+
+
+def digit(run: Run) -> int | None:
+    return ss.get("lat_digit", run.cfg.digits[0]) if run.cfg.conditional else None
+
+
+def base_z(run: Run) -> torch.Tensor:
+    return torch.tensor([ss.get(f"lat_z_{i}", 0.0) for i in range(run.cfg.latent_dim)])
+
+
+def edited_z(run: Run) -> torch.Tensor:
+    """The sliders' point plus the offsets along the principal and attribute directions, in σ units."""
+    z = base_z(run)
+    s = latent.sigma(run.cfg)
+    for i, v in enumerate(directions(run).vectors):
+        z = z + s * ss.get(f"lat_pc_{i}", 0.0) * v
+    for a in attributes(run):
+        z = z + s * ss.get(f"lat_attr_{a.key}", 0.0) * a.vector
+    return z
+
+
+def bake(run: Run) -> None:
+    """Callback: make the edited point the sliders' point, so the direction sliders start from zero again."""
+    set_point(run, edited_z(run), digit(run))
+
+
+# ---- sliders ------------------------------------------------------------------------------------------------
+def dimension_sliders(run: Run) -> None:
+    """One slider per latent dimension: the first 16 in view, the rest in an expander."""
+    dims = run.cfg.latent_dim
+    _slider_block([f"lat_z_{i}" for i in range(min(dims, FIRST_SLIDERS))], lambda i: f"z{i + 1}", run)
+    if dims > FIRST_SLIDERS:
+        with st.expander(f"More dimensions (z{FIRST_SLIDERS + 1} to z{dims})"):
+            _slider_block([f"lat_z_{i}" for i in range(FIRST_SLIDERS, dims)], lambda i: f"z{FIRST_SLIDERS + i + 1}",
+                          run)
+
+
+def _slider_block(keys: list[str], label, run: Run) -> None:
+    e = latent.extent(run.cfg)
+    cols = st.columns(2)
+    for i, key in enumerate(keys):
+        cols[i % 2].slider(label(i), -e, e, step=0.01, key=key, format="%.2f", **KEEP)
+
+
+def offset_slider(key: str, label: str, help: str | None = None) -> None:
+    ss.setdefault(key, 0.0)
+    st.slider(label, -3.0, 3.0, step=0.1, key=key, format="%+.1f σ", help=help, **KEEP)
+
+
+# ---- the gallery --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Saved:
+    name: str
+    z: torch.Tensor
+    digit: int | None
+    model: int  # id() of the run it belongs to
+    png: bytes
+
+
+def gallery(run: Run) -> list[Saved]:
+    return [p for p in ss.get("gallery", []) if p.model == id(run)]
+
+
+def save_point(run: Run, z: torch.Tensor, digit: int | None, what: str) -> Saved:
+    """Keep a point in the gallery (the oldest of this model's points goes past GALLERY_SIZE)."""
+    ss.gallery_counter = ss.get("gallery_counter", 0) + 1
+    image = latent.generate(run.G, run.cfg, z.reshape(1, -1), None if digit is None else torch.tensor([digit]))
+    saved = Saved(f"#{ss.gallery_counter} {what}", z.clone(), digit, id(run),
+                  images.png_bytes(images.grid(image, scale=3)))
+    mine = gallery(run)
+    dropped = mine[0] if len(mine) >= GALLERY_SIZE else None
+    ss.gallery = [p for p in ss.get("gallery", []) if p is not dropped] + [saved]
+    return saved
+
+
+def find_saved(run: Run, name: str) -> Saved | None:
+    return next((p for p in gallery(run) if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str
+    z: torch.Tensor
+    digit: int | None
+
+
+def point_picker(run: Run, key: str, label: str, default_seed: int) -> Point:
+    """An endpoint or corner: a seed's point or a saved one (and, for a conditional G, its digit)."""
+    saved = gallery(run)
+    sources = ["Seed", "Saved point"] if saved else ["Seed"]
+    if ss.get(f"{key}_src") not in sources:
+        ss[f"{key}_src"] = "Seed"
+    ss.setdefault(f"{key}_seed", default_seed)
+    st.segmented_control(label, sources, key=f"{key}_src", required=True, **KEEP)
+    if ss[f"{key}_src"] == "Saved point":
+        names = [p.name for p in saved]
+        if ss.get(f"{key}_saved") not in names:
+            ss[f"{key}_saved"] = names[-1]
+        chosen = find_saved(run, st.selectbox("Saved point", names, key=f"{key}_saved", **KEEP))
+        point = Point(chosen.name, chosen.z, chosen.digit)
+    else:
+        seed = st.number_input("Seed", 0, 2**31 - 1, step=1, key=f"{key}_seed", **KEEP)
+        point = Point(f"seed {seed}", latent.point(run.cfg, int(seed)), None)
+    if not run.cfg.conditional:
+        return point
+    if ss.get(f"{key}_digit") not in run.cfg.digits:
+        ss[f"{key}_digit"] = point.digit if point.digit is not None else run.cfg.digits[0]
+    digit = st.selectbox("Digit", run.cfg.digits, key=f"{key}_digit", **KEEP)
+    return Point(point.name, point.z, digit)
+
+
+def use_saved(key: str, saved: Saved) -> None:
+    """Callback: make a saved point the picker `key`'s choice."""
+    ss[f"{key}_src"], ss[f"{key}_saved"] = "Saved point", saved.name
+    if saved.digit is not None:
+        ss[f"{key}_digit"] = saved.digit
+
+
+# ---- links ---------------------------------------------------------------------------------------------------
+def point_link(run: Run, z: torch.Tensor, digit: int | None) -> str:
+    """A URL of the Latent space page that opens this point (and this demo model)."""
+    params = {"z": ",".join(f"{v:.3f}" for v in z.tolist())}
+    if digit is not None:
+        params["digit"] = str(digit)
+    if run.source == "demo":
+        params["model"] = run.meta["demo"]
+    base = (st.context.url or "").split("?")[0] or "/latent"
+    return f"{base}?{urlencode(params)}"
+
+
+def apply_link() -> list[str]:
+    """Open the model and point a link names, once per distinct link. Returns warnings for what it could not use."""
+    params = {k: v for k, v in st.query_params.to_dict().items() if k in ("z", "digit", "model")}
+    signature = sorted(params.items())
+    if not params or ss.get("applied_point_link") == signature:
+        return ss.get("point_link_warnings", []) if params else []
+    ss.applied_point_link = signature
+    warnings = []
+    if "model" in params:
+        name = params["model"]
+        if name in demo_runs():
+            state.set_current(demo_runs()[name])
+        else:
+            warnings.append(f"model: {name!r} is not one of the demo models ({', '.join(demo_runs()) or 'none'}).")
+    run = state.current_run() or next(iter(demo_runs().values()), None)
+    if run is None:
+        warnings.append("there is no generator to open the point in yet.")
+    elif "z" in params:
+        z, problem = parse_z(params["z"], run.cfg.latent_dim)
+        label, digit_problem = parse_digit(params.get("digit"), run)
+        warnings += [w for w in (problem, digit_problem) if w]
+        if z is not None:
+            state.set_current(run)
+            ss.lat_model = id(run)
+            set_point(run, z, label)
+    ss.point_link_warnings = warnings
+    return warnings
+
+
+def parse_z(text: str, dims: int) -> tuple[torch.Tensor | None, str | None]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        return None, "z: the point must be numbers separated by commas."
+    if len(values) != dims:
+        return None, f"z: the point has {len(values)} numbers, but this generator's latent space has {dims}."
+    z = torch.tensor(values)
+    if not torch.isfinite(z).all():
+        return None, "z: the point holds a value that is not a finite number."
+    return z, None
+
+
+def parse_digit(text: str | None, run: Run) -> tuple[int | None, str | None]:
+    if text is None or not run.cfg.conditional:
+        return None, None
+    if text.strip() in {str(d) for d in run.cfg.digits}:
+        return int(text), None
+    return None, f"digit: {text!r} is not one of this generator's digits {run.cfg.digits}."
