@@ -1,4 +1,5 @@
-"""Benchmarks: `python -m explorer bench quality` measures the quality targets on this machine.
+"""Benchmarks: `python -m explorer bench quality` measures the quality targets on this machine, and
+`bench latent` the server time of the latent pages (a slider move, a 16-frame strip).
 
 Quality is scored by the metrics classifier on 1,000 samples at intervals of training time;
 the clock counts training only, not the scoring in between.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from . import data, latent, presets
+from . import data, images, latent, presets
 from .training import Budget, Trainer
 
 RECOGNISED = 0.95
@@ -31,6 +33,11 @@ def add_parser(sub) -> None:
     q.add_argument("--n", type=int, default=1000, help="samples scored each time")
     q.add_argument("--out", type=Path, default=Path("bench-quality.json"))
     q.set_defaults(run=cmd_quality)
+    lat = bsub.add_parser("latent", help="server time for a latent slider move and a 16-frame strip")
+    lat.add_argument("--demo", default="three", help="the shipped demo model to time")
+    lat.add_argument("--repeats", type=int, default=50)
+    lat.add_argument("--out", type=Path, default=Path("bench-latent.json"))
+    lat.set_defaults(run=cmd_latent)
 
 
 def cmd_quality(args) -> int:
@@ -71,6 +78,69 @@ def quality_run(preset: str, digits: list[int], source: data.Digits, seconds: fl
             "recognised": round(q.share, 4), "frechet": round(q.fid, 3), "floor": round(q.fid_floor, 3),
             "frechet_over_floor": round(q.fid / q.fid_floor, 2) if q.fid_floor else None,
             "min_digit_share": round(min(hist[d] for d in digits), 4), "curve": curve}
+
+
+def cmd_latent(args) -> int:
+    from . import demos, metrics
+
+    ckpt = demos.load(args.demo)
+    G, D, cfg = ckpt.G, ckpt.D, ckpt.cfg
+    classifier = metrics.load_classifier()
+    pool = latent.real_images(data.load(), cfg.digits)
+    typical = latent.typical_nearest(pool)
+    found = latent.principal_directions(G, cfg)
+    z = latent.point(cfg, 0)
+
+    def slider_move():  # what the Latent space page computes for one move
+        seen = latent.look(G, cfg, z, None, D, classifier)
+        hood = latent.generate(G, cfg, latent.neighbourhood(z, found.vectors[0], found.vectors[1], 0.5))
+        near = latent.nearest_real(seen.images[0], pool, typical)
+        for picture in (images.grid(seen.images, scale=10), images.grid(hood, nrow=3, scale=2),
+                        images.grid(torch.stack([seen.images[0], near.image]), scale=3)):
+            images.png_bytes(picture)
+
+    def strip():  # 16 frames, lerp and slerp, each read by D and the classifier
+        a, b = latent.point(cfg, 1), latent.point(cfg, 2)
+        for mode in ("lerp", "slerp"):
+            seen = latent.look(G, cfg, latent.interpolate(a, b, 16, mode), None, D, classifier)
+            images.png_bytes(images.grid(seen.images, nrow=16, scale=2))
+
+    rows = {"slider_move_ms": _time(slider_move, args.repeats), "strip_16_ms": _time(strip, args.repeats),
+            "page_rerun_ms": _page_rerun_ms(args.demo, min(args.repeats, 10))}
+    for name, ms in rows.items():
+        print(f"{name:<16} {ms:8.1f} ms (median of {args.repeats if name != 'page_rerun_ms' else 10})")
+    args.out.write_text(json.dumps({"machine": machine(), "demo": args.demo, **rows}, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _time(fn, repeats: int) -> float:
+    """Median wall milliseconds of fn() after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return round(statistics.median(times), 2)
+
+
+def _page_rerun_ms(demo: str, repeats: int) -> float:
+    """A slider move through Streamlit's AppTest: the whole Latent space page reruns (the browser reruns only its
+    fragment, so this is an upper bound on the server's time)."""
+    from streamlit.testing.v1 import AppTest
+
+    app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+    at = AppTest.from_file(str(app), default_timeout=120)
+    at.run()
+    at.query_params["model"] = demo
+    at.switch_page("pages/latent.py").run()
+    times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        at.slider(key="lat_z_0").set_value(round(-2 + 4 * i / max(1, repeats - 1), 2)).run()
+        times.append((time.perf_counter() - t0) * 1000)
+    return round(statistics.median(times), 2)
 
 
 def print_table(rows: list[dict]) -> None:

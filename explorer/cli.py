@@ -1,4 +1,4 @@
-"""Command line: `python -m explorer train | sample | evaluate | presets | train-classifier | bench`."""
+"""Command line: `python -m explorer train | sample | evaluate | presets | train-classifier | build-demos | bench`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     _data_args(c)
     c.set_defaults(run=cmd_train_classifier)
+
+    b = sub.add_parser("build-demos", help="train the demo generators shipped in models/ and record their scores")
+    b.add_argument("--only", metavar="NAME[,NAME]", help="comma list of demo names (default: all)")
+    b.set_defaults(run=cmd_build_demos)
 
     from . import bench
     bench.add_parser(sub)
@@ -162,4 +166,19 @@ def cmd_train_classifier(args) -> int:
     kwargs = {k: v for k, v in (("epochs", args.epochs), ("out", args.out)) if v is not None}
     report = metrics.train_classifier(source=data_source(args), root=args.data_root, seed=args.seed, **kwargs)
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_build_demos(args) -> int:
+    from . import demos
+
+    names = None if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
+    bad = next((n for n in names or [] if n not in demos.DEMOS), None)
+    if bad or names == []:
+        raise ConfigError("only", f"{bad or args.only!r} is not a demo name (known: {', '.join(demos.DEMOS)})")
+    records = demos.build(names, progress=lambda line: print(line, flush=True))
+    print("summary:")
+    for r in records:
+        print("  " + demos.summary(r))
+    print(f"wrote {demos.MODELS / demos.RECORD}")
     return 0

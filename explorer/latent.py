@@ -192,20 +192,19 @@ def neighbourhood(z: torch.Tensor, u: torch.Tensor, v: torch.Tensor, step: float
 
 
 def random_walk(cfg: GANConfig, start: torch.Tensor, n: int, step: float = 0.15, seed: int = 0) -> torch.Tensor:
-    """n points of a smooth random walk from `start` that stays where the prior puts its mass.
+    """n points of a random walk from `start` that stays where the prior puts its mass.
 
-    A normal prior gets an Ornstein-Uhlenbeck walk (z <- sqrt(1 - s²) z + s noise keeps N(0, I) fixed);
-    a uniform prior reflects at ±1. Velocity is smoothed, so the animation glides rather than jitters."""
+    Normal prior: z <- cos(step) z + sin(step) ε with fresh ε ~ N(0, I) keeps every frame N(0, I)
+    distributed, so the walk never drifts into regions G never saw. Uniform prior: steps reflect at ±1."""
     g = torch.Generator().manual_seed(seed)
-    z, velocity, out = start.clone(), torch.zeros_like(start), [start.clone()]
+    z, out = start.clone(), [start.clone()]
     for _ in range(n - 1):
-        # Smoothed noise: 0.8 v + 0.2 ε settles at a standard deviation of 0.2 / sqrt(1 - 0.64) = 1/3, so 3 v ~ N(0, I).
-        velocity = 0.8 * velocity + 0.2 * torch.randn(start.shape, generator=g)
+        noise = torch.randn(start.shape, generator=g)
         if cfg.prior == "uniform":
-            z = z + step * 3 * velocity
-            z = torch.where(z > 1, 2 - z, torch.where(z < -1, -2 - z, z))  # reflect at the edges
+            z = z + step * noise
+            z = torch.where(z > 1, 2 - z, torch.where(z < -1, -2 - z, z)).clamp(-1, 1)  # reflect at the edges
         else:
-            z = math.sqrt(1 - step**2) * z + step * 3 * velocity
+            z = math.cos(step) * z + math.sin(step) * noise
         out.append(z)
     return torch.stack(out)
 

@@ -32,6 +32,8 @@ for col, quick in zip(st.columns(len(QUICK_STARTS)), QUICK_STARTS):
             st.session_state.quick_start = True
             st.switch_page("pages/train.py", query_params=quick.params)
 st.page_link("pages/train.py", label="Or set up your own on the Train page", icon=":material/tune:")
+st.page_link("pages/latent.py", label="Or explore a model trained earlier: the demo models open on the Latent space "
+             "page, no waiting", icon=":material/grid_view:")
 
 st.subheader("The losses")
 st.markdown("The loss decides how D is scored and what G aims for. Same game, different rules:")

@@ -46,7 +46,7 @@ def principal_sliders(run) -> None:
                "slant or shape. Each offset is in units of the prior's σ.")
     for i, share in enumerate(found.variance.tolist()):
         explore.offset_slider(f"lat_pc_{i}", f"Direction {i + 1} · {share:.1%} of the variance")
-    if st.toggle("Show each direction as a strip (−2σ to +2σ)", key="lat_pc_strips"):
+    if st.toggle("Show each direction as a strip (−2σ to +2σ)", key="lat_show_strips"):
         base = explore.edited_z(run)
         steps = torch.linspace(-2, 2, 9) * latent.sigma(run.cfg)
         zs = torch.cat([base + steps[:, None] * v for v in found.vectors])

@@ -91,12 +91,6 @@ def test_home_explains_the_game_and_offers_quick_starts():
     assert sum(b.label == "Train it" for b in at.button) == len(share.QUICK_STARTS)
 
 
-def test_the_placeholder_pages_link_to_train():
-    for page in ("pages/latent.py", "pages/interpolation.py"):
-        at = app(page)
-        assert "Train a generator first" in at.info[0].value
-
-
 # ---- the Train page: bad setups start nothing ----------------------------------------------------
 def test_no_digit_picked_shows_the_engine_message_and_starts_nothing():
     at = app("pages/train.py", **TINY)
@@ -181,7 +175,9 @@ def test_a_tiny_run_started_from_the_page_finishes_and_becomes_the_current_model
     at.switch_page("pages/runs.py").run()
     assert "Run 1 · current" in at.markdown[1].value or any("Run 1" in m.value for m in at.markdown)
     at.switch_page("pages/latent.py").run()
-    assert at.image[0].captions[0].startswith("Run 1")
+    picker = at.selectbox(key="model_pick")
+    assert picker.options[picker.value].startswith("Run 1 · digits 3")  # the latent pages explore it
+    assert len([s for s in at.slider if s.key.startswith("lat_z_")]) == 8
 
 
 def test_a_run_that_diverges_stops_with_a_plain_explanation_and_keeps_the_last_good_model():

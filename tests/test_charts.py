@@ -71,3 +71,17 @@ def test_a_100k_step_run_draws_at_most_2000_points_per_trace(make):
 def test_an_empty_history_still_draws():
     for fig in (charts.loss_figure({}), charts.d_output_figure({}, True), charts.dynamics_figure({})):
         assert all(len(t.x) == 0 for t in fig.data)
+
+
+def test_along_figure_marks_where_the_digit_changes():
+    t = [0, 0.25, 0.5, 0.75, 1]
+    probs = [[0.9 if d == a else 0.1 / 9 for d in range(10)] for a in (3, 3, 3, 8, 8)]
+    fig = charts.along_figure(t, {"lerp": [0.5] * 5, "slerp": [0.6] * 5}, probs, "slerp", critic=False)
+    names = [tr.name for tr in fig.data]
+    assert names[:2] == ["D: linear (lerp)", "D: spherical (slerp)"]
+    assert {n for n in names if n.startswith("P(")} == {"P(3) slerp", "P(8) slerp"}  # digits that pass 10%
+    assert len(fig.layout.shapes) == 1 and fig.layout.shapes[0].x0 == 0.625
+    assert fig.layout.annotations[0].text == "3→8"
+    assert list(fig.layout.yaxis.range) == [0, 1]
+    critic = charts.along_figure(t, {}, probs, "lerp", critic=True)
+    assert critic.layout.yaxis.range is None and len(critic.data) == 2

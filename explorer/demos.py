@@ -1,0 +1,160 @@
+"""Demo generators shipped in models/, so the latent-space pages have something to explore before anything trains.
+
+Each demo is a preset plus a few settings and a step count. `build()` trains them with the engine's own
+Trainer on the embedded data, saves each as models/demo-<name>.safetensors (discriminator included:
+the app shows D's verdict), scores 1,000 samples with the metrics classifier and records how each file
+was made in models/demos.json. Rebuild: `python -m explorer build-demos [--only NAME,...]`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import checkpoints, data, latent, metrics, presets
+from .config import GANConfig
+from .training import Budget, Trainer
+
+MODELS = metrics.WEIGHTS.parent  # the repo's models/ folder, beside the classifier
+RECORD = "demos.json"
+REBUILD = "python -m explorer build-demos"
+SCORE_SAMPLES = 1000
+SCORE_SEED = 123  # the same latent batch as `bench quality`
+ALL_DIGITS = list(range(10))
+
+
+@dataclass(frozen=True)
+class Demo:
+    name: str
+    title: str
+    description: str
+    preset: str
+    settings: dict
+    steps: int
+
+    def config(self) -> GANConfig:
+        return presets.get(self.preset).config(**self.settings)
+
+
+DEMOS: dict[str, Demo] = {d.name: d for d in [
+    Demo("three", "Demo: digit 3",
+         "The default preset on the 500 threes of the embedded sample: one digit, many styles.",
+         "default", dict(digits=[3]), 4000),
+    Demo("conditional", "Demo: conditional, all digits",
+         "One conditional model over all ten digits (default preset): the digit is an input, "
+         "so the same z can be drawn as any digit.",
+         "default", dict(digits=ALL_DIGITS, conditional=True), 12000),
+    # minimal-tf-2d as published (G 64, D 512) draws few recognisable digits from two numbers; G 256-512 with
+    # a dropout-and-R1 regularised D spreads all ten digits over the map.
+    Demo("latent-2d", "Demo: 2-d latent, all digits",
+         "Two latent numbers on a uniform prior (minimal-tf-2d with a larger G and a regularised D), so every "
+         "digit it can draw fits on one map. Two numbers hold nine of the ten digits: 8 is all but missing.",
+         "minimal-tf-2d", dict(digits=ALL_DIGITS, g_layers=[256, 512], d_layers=[512, 256],
+                               g_activation="leaky_relu", d_activation="leaky_relu", leaky_slope=0.2,
+                               d_dropout=0.3, r1_weight=5.0, g_lr=2e-4, d_lr=2e-4, beta1=0.5, batch_size=64,
+                               g_ema=0.999, snapshot_every=250), 10000),
+]}
+
+
+def path(name: str) -> Path:
+    return MODELS / f"demo-{name}.safetensors"
+
+
+def available() -> list[Demo]:
+    """The demos whose file is there, in DEMOS order."""
+    return [d for d in DEMOS.values() if path(d.name).is_file()]
+
+
+def load(name: str, device: str | torch.device = "cpu") -> checkpoints.Checkpoint:
+    if name not in DEMOS:
+        raise checkpoints.CheckpointError(f"no demo model called {name!r} (known: {', '.join(DEMOS)})")
+    file = path(name)
+    if not file.is_file():
+        raise checkpoints.CheckpointError(f"the demo model {name!r} is missing ({file}). Rebuild it with "
+                                          f"`{REBUILD} --only {name}`")
+    return checkpoints.load(file, device)
+
+
+# ---- building -------------------------------------------------------------------------------
+def build(names: list[str] | None = None, progress=print) -> list[dict]:
+    """Train, save and score the named demos (all by default); update models/demos.json. Returns their records."""
+    names = list(DEMOS) if names is None else list(names)
+    unknown = [n for n in names if n not in DEMOS]
+    if unknown:
+        raise checkpoints.CheckpointError(f"no demo model called {unknown[0]!r} (known: {', '.join(DEMOS)})")
+    source = data.load(data.EMBEDDED)
+    records = [build_one(DEMOS[n], source, progress) for n in names]
+    _write_record(records)
+    return records
+
+
+def build_one(demo: Demo, source: data.Digits, progress=print) -> dict:
+    cfg = demo.config()
+    trainer = Trainer(cfg, source)
+    progress(f"{demo.name}: preset {demo.preset}, digits {cfg.digits}, {demo.steps} steps on {trainer.device}")
+    last = [time.perf_counter()]
+
+    def on_step(m: dict) -> None:
+        if time.perf_counter() - last[0] >= 10 or m["step"] == demo.steps:
+            last[0] = time.perf_counter()
+            progress(f"  {demo.name}: step {m['step']}/{demo.steps}, D {m['d_loss']:.3f}, G {m['g_loss']:.3f}, "
+                     f"{m['images'] / max(m['seconds'], 1e-9):,.0f} img/s")
+
+    status = trainer.run(Budget("steps", demo.steps), on_step=on_step)
+    if status != "finished":  # a demo that diverged or collapsed is not worth shipping
+        raise RuntimeError(f"demo {demo.name!r} did not finish: {trainer.reason or status}")
+    file = path(demo.name)
+    checkpoints.save_trainer(trainer, file, name=demo.title, preset=demo.preset, demo=demo.name)
+    file.chmod(0o644)  # shipped in the repo: readable by the app's user, whoever wrote it
+    record = {"name": demo.name, "title": demo.title, "command": f"{REBUILD} --only {demo.name}",
+              "preset": demo.preset, "settings": demo.settings, "steps": trainer.step_count,
+              "train_seconds": round(trainer.seconds, 1),
+              "images_per_second": round(trainer.images_seen / max(trainer.seconds, 1e-9)),
+              **quality(trainer.generator, cfg), "file": file.name, "bytes": file.stat().st_size,
+              "sha256": hashlib.sha256(file.read_bytes()).hexdigest(), "torch": torch.__version__,
+              "threads": torch.get_num_threads(),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    progress(summary(record))
+    return record
+
+
+def quality(G, cfg: GANConfig) -> dict:
+    """Scores of 1,000 samples; a conditional model's samples cycle through its digits."""
+    images = latent.sample(G, cfg, SCORE_SAMPLES, seed=SCORE_SEED)
+    q = metrics.score(images, cfg.digits)
+    out = {"recognised": round(q.share, 4), "frechet": round(q.fid, 3), "frechet_floor": round(q.fid_floor, 3),
+           "confidence": round(q.confidence, 4), "histogram": q.histogram}
+    if len(cfg.digits) > 1:
+        out["min_digit_share"] = round(min(q.histogram[d] for d in cfg.digits), 4)
+    if cfg.conditional:  # how often the digit asked for is the digit drawn
+        asked = latent.digit_labels(cfg, SCORE_SAMPLES, None)
+        read = metrics.probabilities(images).argmax(1)
+        out["asked_digit_read"] = {str(d): round((read[asked == d] == d).float().mean().item(), 4)
+                                   for d in cfg.digits}
+    return out
+
+
+def summary(r: dict) -> str:
+    line = (f"{r['name']}: {r['steps']} steps in {r['train_seconds']:.0f}s ({r['images_per_second']:,} img/s), "
+            f"recognised {r['recognised']:.1%}, Fréchet {r['frechet']:.2f} (floor {r['frechet_floor']:.2f})")
+    if "min_digit_share" in r:
+        line += f", rarest digit {r['min_digit_share']:.1%}"
+    if "asked_digit_read" in r:
+        line += f", asked digit read as asked >= {min(r['asked_digit_read'].values()):.1%}"
+    return line + f", {r['bytes'] / 2**20:.1f} MB"
+
+
+def _write_record(records: list[dict]) -> None:
+    """Merge into models/demos.json, keeping the records of demos not rebuilt this time."""
+    file = MODELS / RECORD
+    old = json.loads(file.read_text()) if file.is_file() else {}
+    old.update({r["name"]: r for r in records})
+    ordered = {n: old[n] for n in [*DEMOS, *sorted(set(old) - set(DEMOS))] if n in old}
+    file.write_text(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n")
+    file.chmod(0o644)

@@ -1,0 +1,270 @@
+"""The Latent space and Interpolation pages through AppTest, on the demo models shipped in models/.
+
+A fresh session has no run of its own, so both pages open the first demo model ("three"); the model picker
+switches to the others. Picture changes are seen as changes of the image's media URL, which is a hash of its bytes.
+"""
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from explorer import demos, latent
+from explorer.ui import explore
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+def page(name: str, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.query_params.update(params)
+    at.switch_page(f"pages/{name}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def url(image) -> str:
+    return image.proto.imgs[0].url
+
+
+def main_image(at: AppTest) -> str:
+    return url(at.image[0])
+
+
+def captioned(at: AppTest, start: str):
+    return next(i for i in at.image if i.captions and i.captions[0].startswith(start))
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def pick(at: AppTest, demo: str) -> AppTest:
+    picker = at.selectbox(key="model_pick")
+    wanted = next(i for i, label in enumerate(picker.options) if label.startswith(demos.DEMOS[demo].title))
+    picker.set_value(wanted).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_every_demo_model_is_shipped():
+    assert [d.name for d in demos.available()] == list(demos.DEMOS)
+
+
+# ---- Latent space ---------------------------------------------------------------------------------------------
+def test_the_latent_page_opens_a_demo_with_a_slider_per_dimension():
+    at = page("latent")
+    run = at.session_state["current_run"]
+    assert run.source == "demo" and run.meta["demo"] == "three"
+    assert "Demo: digit 3" in at.sidebar.markdown[0].value  # the sidebar names it too
+    dims = [s for s in at.slider if s.key.startswith("lat_z_")]
+    assert len(dims) == run.cfg.latent_dim and dims[0].label == "z1" and (dims[0].min, dims[0].max) == (-3, 3)
+    assert sum(s.key.startswith("lat_pc_") for s in at.slider) == 10
+    assert {s.key for s in at.slider} >= {"lat_attr_thickness", "lat_attr_slant"}
+    labels = [m.label for m in at.metric]
+    assert labels == ["Classifier reads", "D's verdict"]
+    assert at.metric[0].value == "3"  # the demo's digit, read by the metrics classifier
+    assert captioned(at, "Neighbourhood") and captioned(at, "Memorization check")
+    assert "not a copy" in " ".join(c.value for c in at.caption)
+
+
+def test_moving_a_slider_changes_the_image():
+    at = page("latent")
+    before = main_image(at)
+    at.slider(key="lat_z_0").set_value(2.5).run()
+    assert main_image(at) != before
+    moved = main_image(at)
+    at.slider(key="lat_pc_0").set_value(2.0).run()  # a principal direction moves it too
+    assert main_image(at) not in (before, moved)
+
+
+def test_seed_and_random_set_the_point():
+    at = page("latent")
+    at.number_input(key="lat_seed").set_value(7).run()
+    click(at, "Go to seed")
+    z7 = latent.point(at.session_state["current_run"].cfg, 7)
+    assert at.slider(key="lat_z_3").value == pytest.approx(round(max(-3, min(3, z7[3].item())), 2))
+    seven = main_image(at)
+    click(at, "Random")
+    assert at.session_state["lat_seed"] != 7 and main_image(at) != seven
+
+
+def test_baking_the_edits_moves_them_into_the_sliders():
+    at = page("latent")
+    at.slider(key="lat_pc_0").set_value(1.5).run()
+    z_before = at.slider(key="lat_z_0").value
+    click(at, "Make the edited point the sliders' point")
+    assert at.slider(key="lat_pc_0").value == 0
+    assert at.slider(key="lat_z_0").value != z_before
+    run = at.session_state["current_run"]
+    direction = explore.directions(run).vectors[0]
+    moved = torch.tensor([at.slider(key=f"lat_z_{i}").value for i in range(run.cfg.latent_dim)])
+    start = latent.point(run.cfg, 0).clamp(-3, 3)
+    assert torch.nn.functional.cosine_similarity(moved - start, direction, dim=0) > 0.99
+
+
+def test_truncation_slider_redraws_its_grid():
+    at = page("latent")
+    before = url(captioned(at, "32 samples"))
+    at.slider(key="lat_psi").set_value(0.2).run()
+    assert url(captioned(at, "32 samples")) != before
+
+
+def test_saved_points_gallery_and_arithmetic():
+    at = page("latent")
+    click(at, "Save this point")
+    at.slider(key="lat_z_1").set_value(-2.0).run()
+    click(at, "Save this point")
+    saved = at.session_state["gallery"]
+    assert [p.name for p in saved] == ["#1 seed 0", "#2 seed 0"]
+    assert not torch.equal(saved[0].z, saved[1].z)
+    assert captioned(at, "A, B, C and A − B + C")
+    click(at, "Open the result")  # A − B + C with A = #1, B = #2, C = #1
+    expected = 2 * saved[0].z - saved[1].z
+    assert at.slider(key="lat_z_1").value == pytest.approx(round(min(3, expected[1].item()), 2))
+
+
+def test_a_point_link_opens_the_demo_and_the_point():
+    at = page("latent")
+    run = at.session_state["current_run"]
+    at.toggle(key="lat_show_link").set_value(True).run()
+    link = at.code[0].value
+    assert "z=" in link and "model=three" in link
+    z = latent.point(run.cfg, 4)  # the demos share a 64-d normal prior
+    opened = page("latent", z=",".join(f"{v:.3f}" for v in z.tolist()), model="conditional", digit="5")
+    assert not opened.warning
+    assert opened.session_state["current_run"].meta["demo"] == "conditional"
+    assert opened.slider(key="lat_z_0").value == pytest.approx(round(z[0].item(), 2))
+    assert opened.session_state["lat_digit"] == 5
+    assert opened.metric[0].value == "5"
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"z": "1,2,abc"}, "numbers separated by commas"),
+    ({"z": "1,2"}, "has 2 numbers"),
+    ({"z": ",".join(["nan"] * 64)}, "not a finite number"),
+    ({"model": "nope"}, "not one of the demo models"),
+])
+def test_a_garbage_point_link_warns_and_the_page_still_works(params, words):
+    at = page("latent", **params)
+    assert words in at.warning[0].value
+    assert at.metric[0].label == "Classifier reads"
+
+
+def test_a_conditional_demo_draws_the_picked_digit():
+    at = pick(page("latent"), "conditional")
+    assert at.session_state["current_run"].cfg.conditional
+    for digit in (0, 6, 9):
+        at.pills(key="lat_digit").set_value(digit).run()
+        assert at.metric[0].value == str(digit)
+
+
+def test_the_model_picker_switches_generators():
+    at = pick(page("latent"), "latent-2d")
+    run = at.session_state["current_run"]
+    assert run.cfg.latent_dim == 2 and "2-d latent" in at.sidebar.markdown[0].value
+    dims = [s for s in at.slider if s.key.startswith("lat_z_")]
+    assert len(dims) == 2 and (dims[0].min, dims[0].max) == (-1, 1)  # a uniform prior's range
+    assert sum(s.key.startswith("lat_pc_") for s in at.slider) == 2
+
+
+# ---- Interpolation ------------------------------------------------------------------------------------------
+def test_interpolation_strips_lerp_and_slerp_with_the_chart():
+    at = page("interpolation")
+    lerp, slerp = captioned(at, "Linear (lerp)"), captioned(at, "Spherical (slerp)")
+    assert "from seed 1 to seed 2" in slerp.captions[0] and url(lerp) != url(slerp)
+    assert at.get("plotly_chart")
+    before = url(slerp)
+    at.slider(key="strip_frames").set_value(16).run()
+    assert url(captioned(at, "Spherical (slerp)")) != before
+    at.number_input(key="ep_b_seed").set_value(9).run()
+    assert "to seed 9" in captioned(at, "Spherical (slerp)").captions[0]
+
+
+def test_paths_grids_and_a_bad_seed_list():
+    at = page("interpolation")
+    assert captioned(at, "19 frames through 4 points") and captioned(at, "A 8×8 bilinear grid")
+    at.text_input(key="path_seeds").set_value("1, two").run()
+    assert "whole numbers" in at.error[0].value
+    assert captioned(at, "A 8×8 bilinear grid")  # the rest of the page still works
+
+
+def test_the_2d_demo_has_a_latent_map():
+    at = pick(page("interpolation"), "latent-2d")
+    assert captioned(at, "20×20 grid: z1 from -1")
+    three = pick(page("interpolation"), "three")
+    assert not [i for i in three.image if i.captions and i.captions[0].startswith("20×20")]
+
+
+def test_a_conditional_strip_morphs_one_digit_into_another():
+    at = pick(page("interpolation"), "conditional")
+    at.selectbox(key="ep_a_digit").set_value(1).run()
+    at.selectbox(key="ep_b_digit").set_value(8).run()
+    changes = [a["text"] for a in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"]]
+    assert changes[0].startswith("1→") and changes[-1].endswith("→8")  # the digit read goes from 1 to 8
+
+
+def test_inverting_a_real_image_saves_a_point_that_can_be_an_endpoint():
+    at = page("interpolation")
+    at.number_input(key="inv_index").set_value(12).run()
+    click(at, "Find its latent point")
+    found = at.session_state["inversion"][2]
+    assert found.error < found.start_error
+    assert any("RMS pixel error" in m.value for m in at.markdown)
+    assert at.session_state["gallery"][-1].name.endswith("inverted real image 12")
+    click(at, "Use as endpoint A")
+    assert at.session_state["ep_a_src"] == "Saved point"
+    assert "from #1 inverted real image 12" in captioned(at, "Spherical (slerp)").captions[0]
+
+
+def test_the_animation_is_a_gif():
+    at = page("interpolation")
+    click(at, "Make the animation")
+    gif = at.session_state["animation"][1]
+    assert Image.open(io.BytesIO(gif)).n_frames == 48
+
+
+def drawn_digit_png() -> bytes:
+    img = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(img).ellipse([50, 30, 150, 170], outline=0, width=16)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_an_uploaded_drawing_is_inverted():
+    at = page("interpolation")
+    at.segmented_control(key="inv_source").set_value("Upload a picture").run()
+    at.file_uploader(key="inv_upload").upload("zero.png", drawn_digit_png()).run()
+    assert not at.error and captioned(at, "The target, as G sees it")
+    click(at, "Find its latent point")
+    assert at.session_state["inversion"][2].error < at.session_state["inversion"][2].start_error
+
+
+@pytest.mark.parametrize("content", [b"random bytes", np.zeros(10, np.uint8).tobytes()])
+def test_a_bad_upload_for_inversion_says_why_and_the_page_keeps_working(content):
+    at = page("interpolation")
+    at.segmented_control(key="inv_source").set_value("Upload a picture").run()
+    at.file_uploader(key="inv_upload").upload("digit.png", content).run()
+    assert "digit.png" in at.error[0].value and "not a picture" in at.error[0].value
+    assert captioned(at, "Spherical (slerp)")
+
+
+def test_without_any_model_the_pages_point_to_train(monkeypatch):
+    monkeypatch.setattr(demos, "available", lambda: [])
+    explore.demo_runs.clear()
+    try:
+        for name in ("latent", "interpolation"):
+            at = page(name)
+            assert "No generator yet" in at.info[0].value
+    finally:
+        monkeypatch.undo()
+        explore.demo_runs.clear()

@@ -1,0 +1,123 @@
+"""The shipped demo generators: present, loadable, small and drawing the digits they claim."""
+
+import json
+
+import pytest
+import torch
+
+from explorer import checkpoints, demos, latent, metrics
+from explorer.cli import main
+
+MAX_TOTAL_BYTES = 13 * 2**20  # three MLPs of ~4 MB with their discriminators
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return {name: demos.load(name) for name in demos.DEMOS}
+
+
+def test_the_ui_demo_names_exist():
+    assert {"three", "conditional", "latent-2d"} <= set(demos.DEMOS)
+    assert demos.DEMOS["conditional"].config().conditional
+    assert demos.DEMOS["latent-2d"].config().latent_dim == 2
+
+
+def test_every_demo_file_is_shipped():
+    missing = [name for name in demos.DEMOS if not demos.path(name).is_file()]
+    assert not missing, f"run `python -m explorer build-demos --only {','.join(missing)}`"
+    assert demos.available() == list(demos.DEMOS.values())
+    record = json.loads((demos.MODELS / demos.RECORD).read_text())
+    assert set(demos.DEMOS) <= set(record)
+
+
+@pytest.mark.parametrize("name", list(demos.DEMOS))
+def test_each_demo_loads_with_its_config_and_discriminator(shipped, name):
+    ck, demo = shipped[name], demos.DEMOS[name]
+    assert ck.cfg == demo.config()
+    assert ck.D is not None, "the app shows D's score, so the demo must keep its discriminator"
+    assert ck.meta["demo"] == name and ck.meta["steps"] == demo.steps and ck.meta["status"] == "finished"
+
+
+def test_demo_files_are_small_together():
+    total = sum(demos.path(name).stat().st_size for name in demos.DEMOS)
+    assert total < MAX_TOTAL_BYTES, f"demo files take {total / 2**20:.1f} MB"
+
+
+def test_the_single_digit_demo_draws_threes(shipped):
+    ck = shipped["three"]
+    images = latent.sample(ck.G, ck.cfg, 500, seed=7)  # not the batch build() scored
+    assert metrics.score(images, [3], n=500).share >= 0.90
+
+
+def test_the_conditional_demo_draws_the_digit_asked_for(shipped):
+    ck = shipped["conditional"]
+    assert ck.cfg.digits == list(range(10))
+    images = torch.cat([latent.sample(ck.G, ck.cfg, 100, seed=7, digit=d) for d in range(10)])
+    read = metrics.probabilities(images).argmax(1).reshape(10, 100)
+    hits = (read == torch.arange(10).reshape(10, 1)).float().mean(1)
+    assert hits.min() >= 0.80, f"share read as the digit asked for, per digit: {hits.tolist()}"
+
+
+def test_the_2d_map_shows_several_digits(shipped):
+    """A 20x20 sweep of the whole uniform latent square: mostly readable digits, and many of them. (The blends
+    between a 2-d GAN's digit regions are many, so "readable" means the classifier's top digit is above 50%.)"""
+    ck = shipped["latent-2d"]
+    lin = torch.linspace(-1, 1, 20)
+    z = torch.cartesian_prod(lin, lin)
+    probs = metrics.probabilities(latent.generate(ck.G, ck.cfg, z))
+    confident = probs.max(1).values > 0.5
+    assert confident.float().mean() >= 0.5
+    seen = set(probs.argmax(1)[confident].tolist())
+    assert len(seen) >= min(6, len(ck.cfg.digits)) and seen <= set(ck.cfg.digits)
+
+
+def test_unknown_or_missing_demos_raise_with_a_rebuild_hint(monkeypatch, tmp_path):
+    with pytest.raises(checkpoints.CheckpointError, match="nope"):
+        demos.load("nope")
+    monkeypatch.setattr(demos, "MODELS", tmp_path)
+    with pytest.raises(checkpoints.CheckpointError, match="build-demos"):
+        demos.load("three")
+    assert demos.available() == []
+
+
+TINY = demos.Demo("tiny", "Tiny demo", "for tests", "default",
+                  dict(digits=[1, 7], conditional=True, latent_dim=8, g_layers=[32], d_layers=[32], batch_size=16),
+                  steps=30)
+
+
+@pytest.fixture
+def tiny_demos(monkeypatch, tmp_path):
+    monkeypatch.setattr(demos, "MODELS", tmp_path)
+    monkeypatch.setattr(demos, "DEMOS", {"tiny": TINY})
+    return tmp_path
+
+
+def test_build_trains_saves_scores_and_records(tiny_demos):
+    lines = []
+    (record,) = demos.build(progress=lines.append)
+    file = tiny_demos / "demo-tiny.safetensors"
+    assert file.is_file() and file.stat().st_mode & 0o777 == 0o644
+    ck = demos.load("tiny")
+    assert ck.cfg == TINY.config() and ck.D is not None and ck.meta["demo"] == "tiny" and ck.meta["steps"] == 30
+    assert record["steps"] == 30 and record["bytes"] == file.stat().st_size and 0 <= record["recognised"] <= 1
+    assert record["frechet"] > record["frechet_floor"] > 0 and "min_digit_share" in record
+    assert set(record["asked_digit_read"]) == {"1", "7"}
+    saved = json.loads((tiny_demos / "demos.json").read_text())
+    assert saved["tiny"]["sha256"] == record["sha256"] and "build-demos" in saved["tiny"]["command"]
+    assert any("tiny" in line and "Fréchet" in line for line in lines)
+
+
+def test_build_is_deterministic(tiny_demos):
+    demos.build(progress=lambda _: None)
+    first = demos.load("tiny").G.state_dict()
+    demos.build(progress=lambda _: None)
+    second = demos.load("tiny").G.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_build_demos_cli(tiny_demos, capsys):
+    assert main(["build-demos", "--only", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "summary:" in out and "tiny: 30 steps" in out
+    assert main(["build-demos", "--only", "tiny,nope"]) == 2
+    assert "nope" in capsys.readouterr().err
