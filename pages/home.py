@@ -15,8 +15,8 @@ st.markdown("Train a **generative adversarial network** on handwritten digits, w
 st.subheader("Two players, one game")
 st.graphviz_chart(visuals.GAME, width="stretch")
 left, right = st.columns(2)
-left.image(visuals.real_digits_png(), caption="Real MNIST digits: what G must learn to imitate")
-right.image(visuals.untrained_png(), caption="An untrained generator: noise in, noise out")
+left.image(visuals.real_digits_png(), caption="Real MNIST digits: what G must learn to imitate", output_format="PNG")
+right.image(visuals.untrained_png(), caption="An untrained generator: noise in, noise out", output_format="PNG")
 st.markdown(
     "- **G, the generator**, never sees a real image. It only learns from D's verdicts on its fakes.\n"
     "- **D, the discriminator**, sees both and is scored on telling them apart.\n"

@@ -36,11 +36,11 @@ def strip_tab(run) -> None:
     for mode, title in (("lerp", "Linear (lerp): a straight line, through the prior's thin middle"),
                         ("slerp", "Spherical (slerp): along the arc, keeping |z| typical")):
         picture = png(seen[mode].images, nrow=n)
-        st.image(picture, caption=f"{title} · from {a.name} to {b.name}", width="stretch")
+        st.image(picture, caption=f"{title} · from {a.name} to {b.name}", width="stretch", output_format="PNG")
         st.download_button(f"Download the {mode} strip (PNG)", picture, f"{mode}-strip.png", "image/png",
                            on_click="ignore", key=f"dl_{mode}", icon=":material/download:")
-    chart_mode = st.segmented_control("Classifier readings along", ["slerp", "lerp"], key="strip_chart_mode",
-                                      required=True, **KEEP) or "slerp"
+    chart_mode = st.segmented_control("Classifier readings along", ["slerp", "lerp"], default="slerp",
+                                      key="strip_chart_mode", required=True, **KEEP)
     d_scores = {m: s.d_scores.tolist() for m, s in seen.items() if s.d_scores is not None}
     st.plotly_chart(charts.along_figure(t.tolist(), d_scores, seen[chart_mode].probabilities.tolist(), chart_mode,
                                         critic=not LOSSES[run.cfg.loss].probabilities), key="chart_along")
@@ -79,7 +79,7 @@ def path_tab(run) -> None:
         labels = latent.path(eye[stops], per_leg, "lerp")
     picture = png(latent.generate(run.G, run.cfg, frames, labels), nrow=per_leg * 2)
     st.image(picture, caption=f"{len(frames)} frames through {len(zs)} points, {per_leg} frames per leg",
-             width="stretch")
+             width="stretch", output_format="PNG")
     st.download_button("Download the path (PNG)", picture, "path.png", "image/png", on_click="ignore",
                        key="dl_path", icon=":material/download:")
 
@@ -100,7 +100,7 @@ def grid_tab(run) -> None:
         eye = torch.eye(10)
         labels = latent.bilinear_grid(torch.stack([eye[c.digit] for c in corners]), n)
     picture = png(latent.generate(run.G, run.cfg, zs, labels), nrow=n)
-    st.image(picture, caption=f"A {n}×{n} bilinear grid", width=min(640, 60 * n))
+    st.image(picture, caption=f"A {n}×{n} bilinear grid", width=min(640, 60 * n), output_format="PNG")
     st.download_button("Download the grid (PNG)", picture, "grid.png", "image/png", on_click="ignore",
                        key="dl_grid4", icon=":material/download:")
     if run.cfg.latent_dim == 2:
@@ -110,15 +110,15 @@ def grid_tab(run) -> None:
         labels = latent.digit_labels(run.cfg, 400, run.cfg.digits[0]) if run.cfg.conditional else None
         picture = png(latent.generate(run.G, run.cfg, latent.latent_map(run.cfg, 20), labels), nrow=20, scale=1)
         st.image(picture, caption=f"20×20 grid: z1 from {-e:g} (left) to {e:g} (right), z2 from {e:g} (top) to "
-                 f"{-e:g} (bottom)", width=600)
+                 f"{-e:g} (bottom)", width=602, output_format="PNG")
         st.download_button("Download the map (PNG)", picture, "latent-map.png", "image/png", on_click="ignore",
                            key="dl_map", icon=":material/download:")
 
 
 def animation_tab(run) -> None:
     c1, c2, c3 = st.columns(3)
-    kind = c1.segmented_control("Animation", ["Random walk", "Looping tour"], key="anim_kind", required=True,
-                                **KEEP) or "Random walk"
+    kind = c1.segmented_control("Animation", ["Random walk", "Looping tour"], default="Random walk", key="anim_kind",
+                                required=True, **KEEP)
     frames = c2.slider("Frames", 12, 96, 48, step=12, key="anim_frames", **KEEP)
     seed = c3.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="anim_seed", **KEEP)
     if not st.button("Make the animation", icon=":material/movie:"):
@@ -147,8 +147,8 @@ def show_animation(gif: bytes) -> None:
 
 def inversion_tab(run) -> None:
     st.markdown("Find the latent point whose image looks most like a given digit, by gradient descent on z.")
-    source = st.segmented_control("Target", ["A real MNIST image", "Upload a picture"], key="inv_source",
-                                  required=True, **KEEP) or "A real MNIST image"
+    source = st.segmented_control("Target", ["A real MNIST image", "Upload a picture"], default="A real MNIST image",
+                                  key="inv_source", required=True, **KEEP)
     target, what, digit = None, "", None
     if source == "A real MNIST image":
         pool, _, description = explore.real_pool(run)
@@ -172,7 +172,7 @@ def inversion_tab(run) -> None:
         guess = int(metrics.probabilities(target[None]).argmax())
         ss.setdefault("inv_digit", guess if guess in run.cfg.digits else run.cfg.digits[0])
         digit = st.selectbox("Digit label to invert with", run.cfg.digits, key="inv_digit")
-    st.image(png(target[None], nrow=1, scale=4), caption="The target, as G sees it (28×28)")
+    st.image(png(target[None], nrow=1, scale=4), caption="The target, as G sees it (28×28)", output_format="PNG")
     if st.button("Find its latent point", type="primary", icon=":material/search:"):
         bar = st.progress(0.0, text="Searching...")
         steps = 300
@@ -185,7 +185,8 @@ def inversion_tab(run) -> None:
 
 
 def show_inversion(run, target, found, saved) -> None:
-    st.image(png(torch.stack([target, found.image]), nrow=2, scale=4), caption="Target and G's closest image")
+    st.image(png(torch.stack([target, found.image]), nrow=2, scale=4), caption="Target and G's closest image",
+             output_format="PNG")
     st.markdown(f"RMS pixel error **{found.error:.3f}** (the best random start: {found.start_error:.3f}). "
                 f"Saved as **{saved.name}**.")
     c1, c2, c3 = st.columns(3)

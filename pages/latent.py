@@ -51,7 +51,7 @@ def principal_sliders(run) -> None:
         steps = torch.linspace(-2, 2, 9) * latent.sigma(run.cfg)
         zs = torch.cat([base + steps[:, None] * v for v in found.vectors])
         st.image(picture(run, zs, nrow=9, scale=2), caption="One row per direction, top = direction 1; the middle "
-                 "column is the current point.")
+                 "column is the current point.", output_format="PNG")
 
 
 def attribute_sliders(run) -> None:
@@ -64,23 +64,25 @@ def attribute_sliders(run) -> None:
 def show_point(run, z, digit) -> None:
     seen = latent.look(run.G, run.cfg, z, digit, run.D, metrics.load_classifier())
     image = seen.images[0]
-    st.image(images.png_bytes(images.grid(image[None], scale=10, padding=0)), width=280)
+    st.image(images.png_bytes(images.grid(image[None], scale=10, padding=0)), width=280, output_format="PNG")
     a, b = st.columns(2)
-    a.metric("Classifier reads", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off")
+    a.metric("Classifier reads", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off",
+             delta_arrow="off")
     if seen.d_scores is not None:
         scale = "P(real)" if LOSSES[run.cfg.loss].probabilities else "critic score"
-        b.metric("D's verdict", f"{seen.d_scores[0]:.2f}", scale, delta_color="off")
+        b.metric("D's verdict", f"{seen.d_scores[0]:.2f}", scale, delta_color="off", delta_arrow="off")
     else:
         b.caption("This checkpoint has no discriminator, so there is no D score.")
     found = explore.directions(run)
     u, v = found.vectors[0], found.vectors[min(1, len(found.vectors) - 1)]
     hood = latent.neighbourhood(z, u, v, 0.5 * latent.sigma(run.cfg))
     st.image(picture(run, hood, nrow=3, scale=2, digit=digit), width=200,
-             caption="Neighbourhood: ±0.5σ along directions 1 (across) and 2 (down)")
+             caption="Neighbourhood: ±0.5σ along directions 1 (across) and 2 (down)", output_format="PNG")
     pool, typical, source = explore.real_pool(run)
     near = latent.nearest_real(image, pool, typical)
     st.image(images.png_bytes(images.grid(torch.stack([image, near.image]), scale=3)), width=200,
-             caption=f"Memorization check: this image and its nearest real training image ({source}).")
+             caption=f"Memorization check: this image and its nearest real training image ({source}).",
+             output_format="PNG")
     verdict = "suspiciously close: G may be copying" if near.distance < 0.5 * typical else "not a copy"
     st.caption(f"Distance {near.distance:.3f} (RMS pixels); real images are typically {typical:.3f} from their "
                f"nearest neighbour: **{verdict}**.")
@@ -100,7 +102,7 @@ def gallery_and_arithmetic(run, z, digit) -> None:
     cols = st.columns(min(len(saved), 6))
     for i, p in enumerate(saved):
         with cols[i % len(cols)]:
-            st.image(p.png, caption=p.name)
+            st.image(p.png, caption=p.name, output_format="PNG")
             st.button("Open", key=f"open_{p.name}", on_click=explore.set_point, args=(run, p.z, p.digit))
     if len(saved) >= 2:
         st.markdown("**Latent arithmetic**: A − B + C. Like *smiling woman − woman + man* with faces: take what "
@@ -110,7 +112,7 @@ def gallery_and_arithmetic(run, z, digit) -> None:
         pa, pb, pc = (explore.find_saved(run, n) for n in (a, b, c))
         result = pa.z - pb.z + pc.z
         st.image(picture(run, torch.stack([pa.z, pb.z, pc.z, result]), nrow=4, scale=3, digit=pc.digit),
-                 caption="A, B, C and A − B + C")
+                 caption="A, B, C and A − B + C", output_format="PNG")
         st.button("Open the result", on_click=explore.set_point, args=(run, result, pc.digit))
 
 
@@ -127,8 +129,9 @@ def truncation(run) -> None:
     zs = latent.truncated(cfg, 32, psi, seed=1)
     labels = latent.digit_labels(cfg, 32, explore.digit(run))
     grid = images.grid(latent.generate(run.G, cfg, zs, labels), nrow=8, scale=2)
-    st.image(images.png_bytes(grid), caption=f"32 samples with z scaled by ψ = {psi:.2f} (the same 32 points at "
-             "every ψ). Small ψ: cleaner, more alike; large ψ: more variety, more oddities.")
+    st.image(images.png_bytes(grid), width=480, caption=f"32 samples with z scaled by ψ = {psi:.2f} (the same 32 "
+             "points at every ψ). Small ψ: cleaner, more alike; large ψ: more variety, more oddities.",
+             output_format="PNG")
 
 
 st.title("Latent space")

@@ -44,7 +44,7 @@ current = state.current_run()
 for i, run in enumerate(reversed(runs)):
     with st.container(border=True):
         picture, about = st.columns([1, 3])
-        picture.image(run.preview() or visuals.samples_png(run, n=16), caption="samples")
+        picture.image(run.preview() or visuals.samples_png(run, n=16), caption="samples", output_format="PNG")
         is_current = run is current
         about.markdown(f"### {run.name}{'  · current' if is_current else ''}\n{run.summary}  \n"
                        f"Status: **{run.meta.get('status', 'uploaded' if run.source == 'uploaded' else '?')}** · "

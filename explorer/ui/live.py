@@ -120,7 +120,7 @@ def _grid_and_loss(job: Job, view: JobView) -> None:
         png = _png(job, latest)
         rows = (f"one row per digit ({', '.join(map(str, job.trainer.cfg.digits))})"
                 if job.trainer.cfg.conditional else "the same 64 latent points every time")
-        st.image(png, caption=f"Samples at step {latest.step:,}: {rows}")
+        st.image(png, caption=f"Samples at step {latest.step:,}: {rows}", output_format="PNG")
         st.download_button("Download this grid (PNG)", png, f"{job.name}-step{latest.step}.png", "image/png",
                            on_click="ignore", key="dl_grid", icon=":material/download:")
     with right:
@@ -160,7 +160,7 @@ def _film_strip(job: Job, view: JobView) -> None:
                             disabled=following)
     frame = view.snapshots[steps.index(step)]
     c1, c2 = st.columns([2, 3])
-    c1.image(_png(job, frame), caption=f"Snapshot at step {step:,}")
+    c1.image(_png(job, frame), caption=f"Snapshot at step {step:,}", output_format="PNG")
     snaps = list(view.snapshots)
     c2.download_button("Download the progression (animated GIF)", lambda: _gif(snaps), f"{job.name}.gif",
                        "image/gif", on_click="ignore", key="dl_gif", icon=":material/movie:")
