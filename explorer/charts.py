@@ -130,3 +130,10 @@ def along_figure(t: list[float], d_scores: dict[str, list[float]], probabilities
                    yaxis2=dict(range=[0, 1], overlaying="y", side="right", showgrid=False,
                                title=dict(text="classifier probability")),
                    shapes=changes, annotations=labels, hovermode="x")
+
+
+def compare_figure(histories: dict[str, dict[str, list[float]]], key: str, title: str, y_title: str) -> go.Figure:
+    """One smoothed line of `key` per run, one colour per run, against the step."""
+    traces = [_line(h.get("step", []), smooth(h.get(key, [])), name, DIGIT_COLORS[i % len(DIGIT_COLORS)])
+              for i, (name, h) in enumerate(histories.items())]
+    return _figure(traces, title, y_title)

@@ -176,6 +176,14 @@ class GANConfig:
         return 10 if self.conditional else 0
 
 
+def differences(configs: dict[str, GANConfig]) -> dict[str, list]:
+    """The fields on which named configs disagree: field -> one value per config, in the dict's order."""
+    rows = [c.to_dict() for c in configs.values()]
+    if not rows:
+        return {}
+    return {name: [r[name] for r in rows] for name in rows[0] if any(r[name] != rows[0][name] for r in rows)}
+
+
 # ---- helpers -------------------------------------------------------------------------
 def parse_int_list(name: str, value) -> list[int]:
     """'256, 512' or [256, 512] -> [256, 512]; '' -> []. Raises ConfigError on 'abc'."""

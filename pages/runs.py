@@ -2,9 +2,12 @@
 
 import streamlit as st
 
+from explorer import charts
 from explorer.checkpoints import CheckpointError
-from explorer.ui import shell, state, visuals, widgets
+from explorer.config import differences
+from explorer.ui import setup, shell, state, visuals, widgets
 from explorer.ui.runs import Run
+from explorer.ui.share import to_text
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
 
@@ -21,6 +24,39 @@ def take_upload(upload) -> None:
         st.session_state.upload_error = f"**{upload.name}** can't be used: {e}."
     else:
         st.rerun()  # the sidebar, drawn before this page, names the new current generator
+
+
+COMPARED = (("g_loss", "G loss (smoothed)", "loss"), ("d_loss", "D loss (smoothed)", "loss"),
+            ("d_fake", "D(G(z)) on fakes (smoothed)", "mean D output"),
+            ("d_real", "D(x) on real images (smoothed)", "mean D output"))
+
+
+def compare(runs: list[Run]) -> None:
+    """Two or more runs side by side: their curves overlaid, the settings that differ, their samples."""
+    st.subheader("Compare runs")
+    picked = st.multiselect("Runs to compare", range(len(runs)), default=[0, 1],
+                            format_func=lambda i: runs[i].name, key="compare_runs")
+    chosen = [runs[i] for i in picked]
+    if len(chosen) < 2:
+        st.caption("Pick two or more runs.")
+        return
+    curves = {r.name: r.history for r in chosen if r.history.get("step")}
+    if len(curves) >= 2:
+        cols = st.columns(2)
+        for i, (key, title, y) in enumerate(COMPARED):
+            cols[i % 2].plotly_chart(charts.compare_figure(curves, key, title, y), key=f"compare_{key}")
+    else:
+        st.caption("Uploaded checkpoints carry no training curves: only trained runs are drawn.")
+    diff = differences({r.name: r.cfg for r in chosen})
+    if diff:
+        st.markdown("**Settings that differ**")
+        st.table({"setting": [setup.label(k) for k in diff],
+                  **{r.name: [to_text(values[i]) for values in diff.values()] for i, r in enumerate(chosen)}})
+    else:
+        st.caption("These runs share every setting.")
+    for col, run in zip(st.columns(len(chosen)), chosen):
+        col.image(run.preview() or visuals.samples_png(run, n=16), caption=f"{run.name}: final samples",
+                  width=320, output_format="PNG")
 
 
 st.title("Runs")
@@ -54,3 +90,5 @@ for i, run in enumerate(reversed(runs)):
             st.rerun()
         with about:
             widgets.run_downloads(run, key=f"run_{i}")
+if len(runs) >= 2:
+    compare(list(reversed(runs)))  # newest first, as listed

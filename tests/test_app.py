@@ -329,3 +329,27 @@ def test_a_downloaded_checkpoint_always_loads_again():
                 if checkpoints.to_bytes(cfg, G, D, m)[:1] == b"\x80")
     run = Run("x", cfg, G, D, meta)
     assert checkpoints.load(run.checkpoint_bytes()).cfg == cfg
+
+
+def test_the_runs_page_compares_two_runs():
+    at = app("pages/train.py", **TINY)
+    start(at)
+    rerun_until(at, "finished")
+    at.select_slider(key="setup_g_lr").set_value(1e-3)
+    start(at)
+    rerun_until(at, "finished")
+    assert [r.name for r in at.session_state["runs"]] == ["Run 1", "Run 2"]
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    picker = at.multiselect(key="compare_runs")
+    assert [picker.options[i] for i in picker.value] == ["Run 2", "Run 1"]  # the newest two
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4 and all('"name":"Run 2"' in c.proto.spec and '"name":"Run 1"' in c.proto.spec
+                                    for c in charts)
+    table = at.table[0].value
+    assert list(table["setting"]) == ["Generator learning rate"]
+    assert list(table["Run 2"]) == ["0.001"] and list(table["Run 1"]) == ["0.0005"]
+    assert [i.captions[0] for i in at.image if i.captions[0].endswith("final samples")] == \
+        ["Run 2: final samples", "Run 1: final samples"]
+    picker.set_value([0]).run()
+    assert "Pick two or more runs." in [c.value for c in at.caption]

@@ -85,3 +85,10 @@ def test_along_figure_marks_where_the_digit_changes():
     assert list(fig.layout.yaxis.range) == [0, 1]
     critic = charts.along_figure(t, {}, probs, "lerp", critic=True)
     assert critic.layout.yaxis.range is None and len(critic.data) == 2
+
+
+def test_compare_figure_draws_one_smoothed_line_per_run():
+    fig = charts.compare_figure({"Run 1": history(30), "Run 2": history(10)}, "g_loss", "G loss", "loss")
+    assert [t.name for t in fig.data] == ["Run 1", "Run 2"]
+    assert len(fig.data[0].x) == 30 and len(fig.data[1].x) == 10
+    assert fig.data[0].line.color != fig.data[1].line.color

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from explorer.config import ConfigError, GANConfig, parse_int_list
+from explorer.config import ConfigError, GANConfig, differences, parse_int_list
 
 
 def test_json_round_trip_keeps_every_field():
@@ -63,3 +63,10 @@ def test_parse_int_list():
     assert parse_int_list("x", "1;2 3,") == [1, 2, 3]
     with pytest.raises(ConfigError):
         parse_int_list("x", [1.5])
+
+
+def test_differences_lists_only_the_fields_that_differ():
+    a, b = GANConfig(), GANConfig(g_lr=1e-3, digits=[3, 5])
+    assert differences({"a": a, "b": b}) == {"digits": [[3], [3, 5]], "g_lr": [2e-4, 1e-3]}
+    assert differences({"a": a, "a again": GANConfig()}) == {}
+    assert differences({}) == {}
