@@ -103,7 +103,7 @@ def cmd_latent(args) -> int:
         a, b = latent.point(cfg, 1), latent.point(cfg, 2)
         for mode in ("lerp", "slerp"):
             seen = latent.look(G, cfg, latent.interpolate(a, b, 16, mode), None, D, classifier)
-            images.png_bytes(images.grid(seen.images, nrow=16, scale=2))
+            images.grid_png(seen.images, nrow=16, scale=2)
 
     rows = {"slider_move_ms": _time(slider_move, args.repeats), "strip_16_ms": _time(strip, args.repeats),
             "page_rerun_ms": _page_rerun_ms(args.demo, min(args.repeats, 10))}

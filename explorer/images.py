@@ -34,6 +34,11 @@ def png_bytes(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def grid_png(images, nrow: int | None = None, scale: int = 1, padding: int = 2) -> bytes:
+    """`grid` as PNG bytes: what the pages show and download."""
+    return png_bytes(grid(images, nrow=nrow, scale=scale, padding=padding))
+
+
 def gif_bytes(frames: list[Image.Image], ms_per_frame: int = 120, loop: int = 0) -> bytes:
     """An animated GIF of `frames` (all the same size), looping forever by default."""
     if not frames:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from . import losses
 from .config import ConfigError, GANConfig
 from .data import Digits, scale, to_uint8
-from .nets import sample_latent
+from .nets import one_hot, sample_latent
 
 
 # ---- points and images ----------------------------------------------------------------------
@@ -224,7 +224,7 @@ class Directions:
 
 def first_hidden(G, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """G's first hidden-layer activations (n, units); with no hidden layer, its output."""
-    x = torch.cat([z, F.one_hot(labels, G.n_classes).to(z.dtype)], dim=1) if G.n_classes else z
+    x = torch.cat([z, one_hot(labels, G.n_classes, z.dtype)], dim=1) if G.n_classes else z
     for module in G.body:
         x = module(x)
         if not isinstance(module, (torch.nn.Linear, torch.nn.BatchNorm1d)):  # past the first activation

@@ -17,10 +17,6 @@ def labels_between(run, a: explore.Point, b: explore.Point, t: torch.Tensor):
     return latent.blend(a.digit, b.digit, t) if run.cfg.conditional else None
 
 
-def png(imgs, nrow: int, scale: int = 2) -> bytes:
-    return images.png_bytes(images.grid(imgs, nrow=nrow, scale=scale))
-
-
 def strip_tab(run) -> None:
     left, right = st.columns(2)
     with left:
@@ -35,7 +31,7 @@ def strip_tab(run) -> None:
             for mode in ("lerp", "slerp")}
     for mode, title in (("lerp", "Linear (lerp): a straight line, through the prior's thin middle"),
                         ("slerp", "Spherical (slerp): along the arc, keeping |z| typical")):
-        picture = png(seen[mode].images, nrow=n)
+        picture = images.grid_png(seen[mode].images, nrow=n, scale=2)
         st.image(picture, caption=f"{title} · from {a.name} to {b.name}", width="stretch", output_format="PNG")
         st.download_button(f"Download the {mode} strip (PNG)", picture, f"{mode}-strip.png", "image/png",
                            on_click="ignore", key=f"dl_{mode}", icon=":material/download:")
@@ -77,7 +73,7 @@ def path_tab(run) -> None:
         stops = [d if d is not None else run.cfg.digits[i % len(run.cfg.digits)] for i, d in
                  enumerate(digits or [None] * len(zs))]
         labels = latent.path(eye[stops], per_leg, "lerp")
-    picture = png(latent.generate(run.G, run.cfg, frames, labels), nrow=per_leg * 2)
+    picture = images.grid_png(latent.generate(run.G, run.cfg, frames, labels), nrow=per_leg * 2, scale=2)
     st.image(picture, caption=f"{len(frames)} frames through {len(zs)} points, {per_leg} frames per leg",
              width="stretch", output_format="PNG")
     st.download_button("Download the path (PNG)", picture, "path.png", "image/png", on_click="ignore",
@@ -99,7 +95,7 @@ def grid_tab(run) -> None:
     if run.cfg.conditional:
         eye = torch.eye(10)
         labels = latent.bilinear_grid(torch.stack([eye[c.digit] for c in corners]), n)
-    picture = png(latent.generate(run.G, run.cfg, zs, labels), nrow=n)
+    picture = images.grid_png(latent.generate(run.G, run.cfg, zs, labels), nrow=n, scale=2)
     st.image(picture, caption=f"A {n}×{n} bilinear grid", width=min(640, 60 * n), output_format="PNG")
     st.download_button("Download the grid (PNG)", picture, "grid.png", "image/png", on_click="ignore",
                        key="dl_grid4", icon=":material/download:")
@@ -108,7 +104,7 @@ def grid_tab(run) -> None:
                     "draw is on this one picture.")
         e = latent.extent(run.cfg)
         labels = latent.digit_labels(run.cfg, 400, run.cfg.digits[0]) if run.cfg.conditional else None
-        picture = png(latent.generate(run.G, run.cfg, latent.latent_map(run.cfg, 20), labels), nrow=20, scale=1)
+        picture = images.grid_png(latent.generate(run.G, run.cfg, latent.latent_map(run.cfg, 20), labels), nrow=20)
         st.image(picture, caption=f"20×20 grid: z1 from {-e:g} (left) to {e:g} (right), z2 from {e:g} (top) to "
                  f"{-e:g} (bottom)", width=602, output_format="PNG")
         st.download_button("Download the map (PNG)", picture, "latent-map.png", "image/png", on_click="ignore",
@@ -172,7 +168,8 @@ def inversion_tab(run) -> None:
         guess = int(metrics.probabilities(target[None]).argmax())
         ss.setdefault("inv_digit", guess if guess in run.cfg.digits else run.cfg.digits[0])
         digit = st.selectbox("Digit label to invert with", run.cfg.digits, key="inv_digit")
-    st.image(png(target[None], nrow=1, scale=4), caption="The target, as G sees it (28×28)", output_format="PNG")
+    st.image(images.grid_png(target[None], nrow=1, scale=4), caption="The target, as G sees it (28×28)",
+             output_format="PNG")
     if st.button("Find its latent point", type="primary", icon=":material/search:"):
         bar = st.progress(0.0, text="Searching...")
         steps = 300
@@ -185,8 +182,8 @@ def inversion_tab(run) -> None:
 
 
 def show_inversion(run, target, found, saved) -> None:
-    st.image(png(torch.stack([target, found.image]), nrow=2, scale=4), caption="Target and G's closest image",
-             output_format="PNG")
+    st.image(images.grid_png(torch.stack([target, found.image]), nrow=2, scale=4),
+             caption="Target and G's closest image", output_format="PNG")
     st.markdown(f"RMS pixel error **{found.error:.3f}** (the best random start: {found.start_error:.3f}). "
                 f"Saved as **{saved.name}**.")
     c1, c2, c3 = st.columns(3)

@@ -64,7 +64,7 @@ def attribute_sliders(run) -> None:
 def show_point(run, z, digit) -> None:
     seen = latent.look(run.G, run.cfg, z, digit, run.D, metrics.load_classifier())
     image = seen.images[0]
-    st.image(images.png_bytes(images.grid(image[None], scale=10, padding=0)), width=280, output_format="PNG")
+    st.image(images.grid_png(image[None], scale=10, padding=0), width=280, output_format="PNG")
     a, b = st.columns(2)
     a.metric("Classifier reads", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off",
              delta_arrow="off")
@@ -80,7 +80,7 @@ def show_point(run, z, digit) -> None:
              caption="Neighbourhood: ±0.5σ along directions 1 (across) and 2 (down)", output_format="PNG")
     pool, typical, source = explore.real_pool(run)
     near = latent.nearest_real(image, pool, typical)
-    st.image(images.png_bytes(images.grid(torch.stack([image, near.image]), scale=3)), width=200,
+    st.image(images.grid_png(torch.stack([image, near.image]), scale=3), width=200,
              caption=f"Memorization check: this image and its nearest real training image ({source}).",
              output_format="PNG")
     verdict = "suspiciously close: G may be copying" if near.distance < 0.5 * typical else "not a copy"
@@ -118,7 +118,7 @@ def gallery_and_arithmetic(run, z, digit) -> None:
 
 def picture(run, zs, nrow: int, scale: int, digit=None) -> bytes:
     labels = None if digit is None else torch.full((len(zs),), digit)
-    return images.png_bytes(images.grid(latent.generate(run.G, run.cfg, zs, labels), nrow=nrow, scale=scale))
+    return images.grid_png(latent.generate(run.G, run.cfg, zs, labels), nrow=nrow, scale=scale)
 
 
 @st.fragment
@@ -128,8 +128,8 @@ def truncation(run) -> None:
     cfg = run.cfg
     zs = latent.truncated(cfg, 32, psi, seed=1)
     labels = latent.digit_labels(cfg, 32, explore.digit(run))
-    grid = images.grid(latent.generate(run.G, cfg, zs, labels), nrow=8, scale=2)
-    st.image(images.png_bytes(grid), width=480, caption=f"32 samples with z scaled by ψ = {psi:.2f} (the same 32 "
+    grid = images.grid_png(latent.generate(run.G, cfg, zs, labels), nrow=8, scale=2)
+    st.image(grid, width=480, caption=f"32 samples with z scaled by ψ = {psi:.2f} (the same 32 "
              "points at every ψ). Small ψ: cleaner, more alike; large ψ: more variety, more oddities.",
              output_format="PNG")
 

@@ -194,7 +194,7 @@ def save_point(run: Run, z: torch.Tensor, digit: int | None, what: str) -> Saved
     ss.gallery_counter = ss.get("gallery_counter", 0) + 1
     image = latent.generate(run.G, run.cfg, z.reshape(1, -1), None if digit is None else torch.tensor([digit]))
     saved = Saved(f"#{ss.gallery_counter} {what}", z.clone(), digit, id(run),
-                  images.png_bytes(images.grid(image, scale=3)))
+                  images.grid_png(image, scale=3))
     mine = gallery(run)
     dropped = mine[0] if len(mine) >= GALLERY_SIZE else None
     ss.gallery = [p for p in ss.get("gallery", []) if p is not dropped] + [saved]

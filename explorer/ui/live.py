@@ -174,7 +174,7 @@ def _png(job: Job, snapshot) -> bytes:
     if key not in cache:
         while len(cache) >= 8:
             cache.pop(next(iter(cache)))
-        cache[key] = images.png_bytes(images.grid(snapshot.images, nrow=8, scale=2))
+        cache[key] = images.grid_png(snapshot.images, nrow=8, scale=2)
     return cache[key]
 
 

@@ -80,7 +80,7 @@ class Run:
         """PNG of the last snapshot, if the run has one."""
         if not self.snapshots:
             return None
-        return images.png_bytes(images.grid(self.snapshots[-1].images, nrow=8, scale=2))
+        return images.grid_png(self.snapshots[-1].images, nrow=8, scale=2)
 
     # ---- downloads ---------------------------------------------------------------------
     @property

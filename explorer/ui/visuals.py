@@ -29,16 +29,16 @@ digraph {
 def real_digits_png(n: int = 32, seed: int = 0) -> bytes:
     data = load_data()
     idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
-    return images.png_bytes(images.grid(data.images[idx], nrow=8, scale=2))
+    return images.grid_png(data.images[idx], nrow=8, scale=2)
 
 
 @st.cache_data(show_spinner=False)
 def untrained_png(n: int = 32) -> bytes:
     cfg = presets.get("default").config()
     G, _ = build(cfg)
-    return images.png_bytes(images.grid(latent.sample(G, cfg, n), nrow=8, scale=2))
+    return images.grid_png(latent.sample(G, cfg, n), nrow=8, scale=2)
 
 
 def samples_png(run, n: int = 32, seed: int = 0) -> bytes:
     """A grid of fresh samples from a run's generator."""
-    return images.png_bytes(images.grid(latent.sample(run.G, run.cfg, n, seed=seed), nrow=8, scale=2))
+    return images.grid_png(latent.sample(run.G, run.cfg, n, seed=seed), nrow=8, scale=2)
