@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from explorer.ui import sidebar
+from explorer.ui import presenter, sidebar
 
-st.set_page_config(page_title="GAN Explorer", page_icon="✏️", layout="wide")
+st.set_page_config(page_title="GAN Explorer", page_icon="✏️", layout="wide",
+                   initial_sidebar_state=presenter.sidebar_state())
 
 page = st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

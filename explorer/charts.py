@@ -58,12 +58,13 @@ def _figure(traces: list[dict], title: str, y_title: str, **layout) -> go.Figure
     return go.Figure(data=traces, layout=base, _validate=False)
 
 
-def _line(x, y, name, color, width=2.0, opacity=1.0, dash=None, digits: int | None = 5, **kwargs) -> dict:
+def _line(x, y, name, color, width=2.0, opacity=1.0, dash=None, digits: int | None = 5, mode="lines",
+          **kwargs) -> dict:
     """A line trace of plain numbers (JSON arrays in the browser), `y` rounded to `digits` decimals."""
     x, y = thin(x, y)
     if digits is not None:
         y = [round(v, digits) for v in y]
-    return dict(type="scatter", x=list(x), y=list(y), name=name, mode="lines", opacity=opacity,
+    return dict(type="scatter", x=list(x), y=list(y), name=name, mode=mode, opacity=opacity,
                 line=dict(color=color, width=width, dash=dash), **kwargs)
 
 
@@ -132,8 +133,66 @@ def along_figure(t: list[float], d_scores: dict[str, list[float]], probabilities
                    shapes=changes, annotations=labels, hovermode="x")
 
 
-def compare_figure(histories: dict[str, dict[str, list[float]]], key: str, title: str, y_title: str) -> go.Figure:
-    """One smoothed line of `key` per run, one colour per run, against the step."""
-    traces = [_line(h.get("step", []), smooth(h.get(key, [])), name, DIGIT_COLORS[i % len(DIGIT_COLORS)])
+def compare_figure(histories: dict[str, dict[str, list[float]]], key: str, title: str, y_title: str,
+                   smoothed: bool = True, **layout) -> go.Figure:
+    """One line of `key` per run (smoothed, unless the points are few readings), one colour per run."""
+    traces = [_line(h.get("step", []), smooth(h.get(key, [])) if smoothed else h.get(key, []), name,
+                    DIGIT_COLORS[i % len(DIGIT_COLORS)], mode="lines" if smoothed else "lines+markers")
               for i, (name, h) in enumerate(histories.items())]
-    return _figure(traces, title, y_title)
+    return _figure(traces, title, y_title, **layout)
+
+
+# ---- the live quality meter (explorer.quality readings) --------------------------------------
+def share_figure(series: dict[str, list[float]], digits: list[int]) -> go.Figure:
+    """Share of samples read as the chosen digits, and their variety against real images, over steps."""
+    steps = series.get("step", [])
+    which = f"digit {digits[0]}" if len(digits) == 1 else "one of the chosen digits"
+    traces = [_line(steps, series.get("share", []), f"read as {which}", G_COLOR, mode="lines+markers"),
+              _line(steps, series.get("variety", []), "variety vs real images (1 = as varied)", REAL_COLOR,
+                    width=1.5, dash="dash", mode="lines+markers")]
+    top = max([1.0, *series.get("variety", [])]) + 0.05  # static is more varied than real digits
+    return _figure(traces, "Recognised by the classifier, and variety", "share of samples",
+                   yaxis=dict(range=[0, top], tickformat=".0%"))
+
+
+def fid_figure(series: dict[str, list[float]]) -> go.Figure:
+    """Fréchet distance to real images over steps (log scale), with the real-vs-real floor."""
+    steps = series.get("step", [])
+    traces = [_line(steps, series.get("fid", []), "Fréchet distance: samples to real", D_COLOR, mode="lines+markers"),
+              _line(steps, series.get("fid_floor", []), "floor: real to real", "gray", width=1.5, dash="dot")]
+    return _figure(traces, "Fréchet distance to real digits (lower is better)", "distance (log scale)",
+                   yaxis=dict(type="log", dtick=1))  # a label per decade: 1, 10, 100, 1000
+
+
+def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:
+    """The mode-collapse meter: the share of samples the classifier reads (surely) as each digit, and the
+    unsure rest, with the chosen digits' fair share dotted. Chosen digits in colour, the others grey."""
+    fair = 1 / len(digits)
+    unsure = max(0.0, 1 - sum(histogram))
+    bars = dict(type="bar", x=[str(d) for d in range(10)] + ["unsure"], y=[round(v, 4) for v in [*histogram, unsure]],
+                marker=dict(color=[DIGIT_COLORS[d] if d in digits else "#cccccc" for d in range(10)] + ["#888888"]),
+                name="share read as", hovertemplate="%{x}: %{y:.0%}<extra></extra>")
+    line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=fair, y1=fair, line=dict(color="gray", dash="dot"))
+    note = dict(text=f"fair share {fair:.0%}", xref="paper", x=1, xanchor="right", yref="y", y=fair, yanchor="bottom",
+                showarrow=False, font=dict(color="gray"))
+    return _figure([bars], "Which digits G draws (mode-collapse meter)", "share of samples",
+                   xaxis=dict(title=dict(text="digit the classifier reads"), type="category"),
+                   yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], annotations=[note], hovermode="closest",
+                   showlegend=False)
+
+
+def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: bool,
+                       series: dict[str, list[float]]) -> go.Figure:
+    """Left: histograms of D's outputs on real images and on fakes now. Right: their overlap over steps."""
+    span = dict(start=0, end=1, size=0.05) if probabilities else None
+    common = dict(type="histogram", opacity=0.6, histnorm="probability", xbins=span, bingroup=1)
+    traces = [dict(x=[round(v, 4) for v in d_real], name="D on real images", marker=dict(color=REAL_COLOR), **common),
+              dict(x=[round(v, 4) for v in d_fake], name="D on fakes", marker=dict(color=G_COLOR), **common),
+              _line(series.get("step", []), series.get("overlap", []), "overlap of the two", "gray", width=1.5,
+                    xaxis="x2", yaxis="y2", mode="lines+markers")]
+    x_title = "D(x): P(real)" if probabilities else "critic score"
+    return _figure(traces, "D's outputs: real vs fake now (left), their overlap over time (right)", "share",
+                   barmode="overlay", hovermode="closest",
+                   xaxis=dict(title=dict(text=x_title), domain=[0, 0.58], range=[0, 1] if probabilities else None),
+                   xaxis2=dict(title=dict(text="step"), domain=[0.68, 1], anchor="y2"),
+                   yaxis2=dict(title=dict(text="overlap"), range=[0, 1.05], anchor="x2", tickformat=".0%"))

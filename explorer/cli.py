@@ -75,6 +75,13 @@ def parser() -> argparse.ArgumentParser:
 
     from . import bench
     bench.add_parser(sub)
+
+    le = sub.add_parser("lessons", help="train each failure-mode lesson (and its fix) and check that it happens")
+    le.add_argument("--only", nargs="+", metavar="NAME", help="these lessons (default: all)")
+    le.add_argument("--no-fix", action="store_true", help="skip training the fixes")
+    le.add_argument("--threads", type=int, default=1, help="torch threads (the app gives each job one on 2 cores)")
+    le.add_argument("--json", type=Path, help="also write the outcomes here")
+    le.set_defaults(run=cmd_lessons)
     return p
 
 
@@ -167,6 +174,32 @@ def cmd_train_classifier(args) -> int:
     report = metrics.train_classifier(source=data_source(args), root=args.data_root, seed=args.seed, **kwargs)
     print(json.dumps(report, indent=2))
     return 0
+
+
+def cmd_lessons(args) -> int:
+    """Exit 1 when a lesson's failure (or its fix's health) does not show."""
+    import dataclasses
+
+    import torch
+
+    from . import lessons
+
+    torch.set_num_threads(args.threads)
+    names = args.only or list(lessons.LESSONS)
+    outcomes = []
+    for name in names:
+        lesson = lessons.get(name)
+        for fixed in (False, True):
+            if fixed and (args.no_fix or not lesson.fix):
+                continue
+            o = lessons.check(lesson, fixed)
+            outcomes.append(o)
+            when = f"at step {o.seen_at_step:,} ({o.seen_at_seconds:.0f} s)" if o.happened else "NOT SEEN"
+            print(f"{name:12s} {'fix ' if fixed else 'lesson'} expect {o.expect:9s} {when:24s} "
+                  f"end: {o.final} after {o.steps:,} steps, {o.seconds:.0f} s", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps([dataclasses.asdict(o) for o in outcomes], indent=2) + "\n")
+    return 0 if all(o.happened for o in outcomes) else 1
 
 
 def cmd_build_demos(args) -> int:

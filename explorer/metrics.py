@@ -36,6 +36,8 @@ BATCH = 128
 SPLIT_SEED = 0  # fixes which real images are the reference and which the floor's probe
 CHUNK = 500  # images per forward pass when extracting features, to bound memory
 MEAN, STD = 0.1307, 0.3081  # MNIST pixel statistics (ink = 1)
+SURE = 0.9  # a sample is "recognised" when the classifier gives one of the chosen digits at least this,
+TYPICAL = 0.99  # and its features lie within this quantile of real images of that digit (see `Typical`)
 
 
 class ClassifierError(RuntimeError):
@@ -109,6 +111,7 @@ def save_classifier(model: DigitClassifier, path: str | Path) -> None:
     tmp.replace(path)  # atomic, so a running app never reads half a file
     _load.cache_clear()
     reference.cache_clear()
+    typical.cache_clear()
 
 
 # ---- training ------------------------------------------------------------------------
@@ -271,13 +274,49 @@ def reference(digits: tuple[int, ...], n: int, source: str, root: str | None,
     return Reference(ref, floor, n, len(ref_images))
 
 
+@dataclass(frozen=True)
+class Typical:
+    """Where real images of each digit lie in feature space: class means, a shared precision matrix and,
+    per digit, the TYPICAL quantile of real images' Mahalanobis distance to their class mean.
+
+    Why: a classifier is sure of things it was never shown. Grey noise reads as an 8 with p > 0.99, but
+    its features lie farther from real 8s than 99% of real 8s do; this tells the two apart."""
+    means: torch.Tensor  # (10, d)
+    precision: torch.Tensor  # (d, d)
+    limit: torch.Tensor  # (10,)
+
+    def distance(self, features: torch.Tensor, read: torch.Tensor) -> torch.Tensor:
+        x = features.double().cpu() - self.means[read.cpu()]
+        return ((x @ self.precision) * x).sum(1).clamp(min=0).sqrt()
+
+    def within(self, features: torch.Tensor, read: torch.Tensor) -> torch.Tensor:
+        return self.distance(features, read) <= self.limit[read.cpu()]
+
+
+@functools.lru_cache(maxsize=8)
+def typical(source: str, root: str | None, classifier: DigitClassifier) -> Typical:
+    """`Typical` for the real images of `source` (the embedded sample, or full MNIST's test split)."""
+    real = data_mod.load(source, root=root, train=False)
+    feats = _features(classifier, real.images).double().cpu()
+    means = torch.stack([feats[real.labels == d].mean(0) for d in range(10)])
+    centred = feats - means[real.labels]
+    cov = centred.T @ centred / (len(feats) - 10)
+    cov += 1e-3 * cov.diagonal().mean() * torch.eye(len(cov), dtype=cov.dtype)  # shrink: some directions are flat
+    t = Typical(means, torch.linalg.inv(cov), torch.zeros(10, dtype=torch.float64))
+    dist = t.distance(feats, real.labels)
+    limit = torch.stack([torch.quantile(dist[real.labels == d], TYPICAL) for d in range(10)])
+    return Typical(means, t.precision, limit)
+
+
 # ---- scoring a batch --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Quality:
     digits: list[int]
     n_images: int  # images behind share, histogram and confidence
     share: float  # fraction read as one of `digits`
+    recognised: float  # fraction read surely as one of `digits`: probability >= SURE and typical features
     histogram: list[float]  # fraction read as each digit 0..9
+    sure_histogram: list[float]  # fraction read surely (as for `recognised`) as each digit 0..9
     confidence: float  # mean max softmax
     fid: float  # Fréchet distance to real images of `digits`, on `fid_n` images
     fid_floor: float  # the same distance for real images: what a perfect generator would score
@@ -311,10 +350,14 @@ def score(images: torch.Tensor, digits, classifier: DigitClassifier | None = Non
     x = _as_float(images).to(_device(classifier))
     feats = torch.cat([classifier.features(c) for c in x.split(CHUNK)])
     probs = classifier.head(feats).softmax(1).cpu()
-    hist = torch.bincount(probs.argmax(1), minlength=10).double() / len(probs)
+    top, read = probs.max(1)
+    hist = torch.bincount(read, minlength=10).double() / len(probs)
+    sure_read = (top >= SURE) & typical(source, root, classifier).within(feats, read)
+    sure = torch.bincount(read[sure_read], minlength=10).double() / len(probs)
     fid = frechet_distance(stats(feats[: ref.n]), ref.stats)
     return Quality(digits=list(digits), n_images=len(probs), share=hist[list(digits)].sum().item(),
-                   histogram=[round(v, 6) for v in hist.tolist()], confidence=probs.max(1).values.mean().item(),
+                   recognised=sure[list(digits)].sum().item(), histogram=[round(v, 6) for v in hist.tolist()],
+                   sure_histogram=[round(v, 6) for v in sure.tolist()], confidence=top.mean().item(),
                    fid=fid, fid_floor=ref.floor, fid_n=ref.n, source=source)
 
 

@@ -19,7 +19,9 @@ from . import losses
 from .config import ConfigError, GANConfig
 from .data import DigitBatches, Digits, to_uint8
 from .data import load as load_data
+from .metrics import ClassifierError
 from .nets import build, sample_latent
+from .quality import Meter, Reading
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad", "d_grad")
 COLUMNS = ("step", "epoch", "images", "seconds", *METRICS, "g_lr", "d_lr")
@@ -107,6 +109,7 @@ class TrainerState:
     history: dict[str, list[float]]
     snapshots: list[Snapshot]
     settings: dict = field(default_factory=dict)
+    readings: list[Reading] = field(default_factory=list)  # the quality meter's, when it runs
 
     @property
     def latest(self) -> Snapshot | None:
@@ -115,7 +118,7 @@ class TrainerState:
 
 class Trainer:
     def __init__(self, cfg: GANConfig, data: Digits | None = None, max_snapshots: int = 100,
-                 max_points: int = 2000):
+                 max_points: int = 2000, measure: bool = False):
         data = data or load_data(cfg.data)
         cfg.validate(n_images=data.count(cfg.digits))
         self.cfg = copy.deepcopy(cfg)
@@ -139,6 +142,7 @@ class Trainer:
         self.epoch = 0
         self.status, self.reason = "ready", ""
         self.history = History(max_points)
+        self.readings: list[Reading] = []
         self.snapshots: list[Snapshot] = []
         self.max_snapshots = max_snapshots
         self.last_good = self._weights()
@@ -148,6 +152,13 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
+        # The live quality meter (`run()` reads it every few seconds of training), when asked for.
+        self.meter, self.meter_note = None, ""
+        if measure:
+            try:
+                self.meter = Meter(cfg, data, self.device)
+            except ClassifierError as e:  # train anyway, without the meter, and say why
+                self.meter_note = f"The quality meter is off: {e}"
         self._take_snapshot()
 
     # ---- the step --------------------------------------------------------------------
@@ -330,6 +341,8 @@ class Trainer:
             if self.status in ("diverged", "collapsed"):
                 return self.status
             self.status, self.reason = "running", ""
+        if self.meter is not None and not self.meter.readings:
+            self._read_quality()  # the starting point: noise
         while not budget.done(self):
             if not self._running.is_set():
                 with self._lock:
@@ -342,6 +355,8 @@ class Trainer:
             metrics = self.step()
             if on_step is not None:
                 on_step(metrics)
+            if self.meter is not None and self.meter.due(self.seconds) and not self._stop.is_set():
+                self._read_quality()
             if self._stop.is_set():
                 break
         with self._lock:
@@ -350,7 +365,17 @@ class Trainer:
                 self.reason = "" if self.status == "finished" else f"Stopped by request at step {self.step_count}."
                 if self.step_count % self.cfg.snapshot_every:
                     self._take_snapshot()
-            return self.status
+        if self.meter is not None and self.meter.readings[-1].step != self.step_count:
+            self._read_quality()  # the end point, for the Runs page's comparison
+        return self.status
+
+    def _read_quality(self) -> Reading:
+        # Outside the lock: only this (worker) thread changes the weights; readers copy the list under it.
+        reading = self.meter.read(self.generator, self.D, self.cfg, self.step_count, self.seconds,
+                                  self.loss.probabilities)
+        with self._lock:
+            self.readings = list(self.meter.readings)
+        return reading
 
     def pause(self) -> None:
         self._running.clear()
@@ -388,6 +413,7 @@ class Trainer:
                 history=self.history.columns() if with_history else {},
                 snapshots=list(self.snapshots),
                 settings={k: getattr(self.cfg, k) for k in LIVE_SETTINGS},
+                readings=list(self.readings),
             )
 
     def final_metrics(self) -> dict[str, float]:

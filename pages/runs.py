@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import charts
+from explorer import charts, quality
 from explorer.checkpoints import CheckpointError
 from explorer.config import differences
 from explorer.ui import setup, shell, state, visuals, widgets
@@ -47,6 +47,15 @@ def compare(runs: list[Run]) -> None:
             cols[i % 2].plotly_chart(charts.compare_figure(curves, key, title, y), key=f"compare_{key}")
     else:
         st.caption("Uploaded checkpoints carry no training curves: only trained runs are drawn.")
+    measured = {r.name: quality.series(r.readings) for r in chosen if r.readings}
+    if len(measured) >= 2:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.compare_figure(measured, "share", "Recognised by the classifier", "share of samples",
+                                                smoothed=False, yaxis=dict(range=[0, 1.05], tickformat=".0%")),
+                          key="compare_share")
+        right.plotly_chart(charts.compare_figure(measured, "fid", "Fréchet distance to real digits (lower is better)",
+                                                 "distance (log scale)", smoothed=False, yaxis=dict(type="log")),
+                           key="compare_fid")
     diff = differences({r.name: r.cfg for r in chosen})
     if diff:
         st.markdown("**Settings that differ**")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer.config import ConfigError
 from explorer.data import DataError
-from explorer.ui import form, live, shell, state
+from explorer.ui import form, live, presenter, shell, state, teach
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
 
@@ -16,7 +16,7 @@ def start_or_share(action: str) -> None:
     try:
         cfg, budget = form.read()
         if action == "start":
-            state.start_job(cfg, budget)
+            state.start_job(cfg, budget, *teach.lesson_of(cfg))
     except ConfigError as e:
         form.show_error(e)
         return
@@ -44,8 +44,11 @@ if warnings:
                + "\n".join(f"- {w}" for w in warnings), icon=":material/link_off:")
 job = state.job()
 active = job is not None and not job.done
+presenting = presenter.active()  # controls collapsed, for a projector
 
-with st.expander("Setup", expanded=job is None, icon=":material/tune:"):
+with st.expander("Lessons: watch a GAN fail on purpose, then fix it", icon=":material/school:"):
+    teach.picker(active)
+with st.expander("Setup", expanded=job is None and not presenting, icon=":material/tune:"):
     form.preset_picker()
     action = form.render(active)
     if active:

@@ -62,6 +62,14 @@ def rerun_until(at: AppTest, word: str, timeout: float = 60) -> str:
     return status(at)
 
 
+def wait_for_steps(at: AppTest, timeout: float = 30) -> None:
+    """Until the session's job has trained a step (its first quality reading comes before that)."""
+    job, deadline = at.session_state["job"], time.monotonic() + timeout
+    while job.trainer.step_count == 0:
+        assert time.monotonic() < deadline, "the job never trained a step"
+        time.sleep(0.05)
+
+
 def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
@@ -200,6 +208,7 @@ def test_pause_resume_stop_and_reset_from_the_page():
     rerun_until(at, "paused")
     button(at, "Resume").click().run()
     rerun_until(at, "running")
+    wait_for_steps(at)
     button(at, "Stop").click().run()
     rerun_until(at, "stopped")
     assert "Stopped by request" in at.warning[0].value
@@ -344,7 +353,9 @@ def test_the_runs_page_compares_two_runs():
     picker = at.multiselect(key="compare_runs")
     assert [picker.options[i] for i in picker.value] == ["Run 2", "Run 1"]  # the newest two
     charts = at.get("plotly_chart")
-    assert len(charts) == 4 and all('"name":"Run 2"' in c.proto.spec and '"name":"Run 1"' in c.proto.spec
+    # four loss curves and the quality meter's two (recognised share, Fréchet distance)
+    assert {c.key for c in charts} >= {"compare_share", "compare_fid"}
+    assert len(charts) == 6 and all('"name":"Run 2"' in c.proto.spec and '"name":"Run 1"' in c.proto.spec
                                     for c in charts)
     table = at.table[0].value
     assert list(table["setting"]) == ["Generator learning rate"]

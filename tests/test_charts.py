@@ -92,3 +92,38 @@ def test_compare_figure_draws_one_smoothed_line_per_run():
     assert [t.name for t in fig.data] == ["Run 1", "Run 2"]
     assert len(fig.data[0].x) == 30 and len(fig.data[1].x) == 10
     assert fig.data[0].line.color != fig.data[1].line.color
+
+
+# ---- the quality meter's figures ------------------------------------------------------------
+SERIES = {"step": [0, 100, 200], "seconds": [0.0, 4.0, 8.0], "share": [0.0, 0.4, 0.8], "fid": [400.0, 60.0, 9.0],
+          "fid_floor": [1.4, 1.4, 1.4], "variety": [0.2, 0.6, 0.8], "overlap": [0.5, 0.1, 0.4]}
+
+
+def test_share_and_frechet_figures_draw_the_series_and_the_floor():
+    share = charts.share_figure(SERIES, [3])
+    assert [t.name for t in share.data] == ["read as digit 3", "variety vs real images (1 = as varied)"]
+    assert list(share.data[0].y) == [0.0, 0.4, 0.8] and share.layout.yaxis.tickformat == ".0%"
+    fid = charts.fid_figure(SERIES)
+    assert list(fid.data[1].y) == [1.4, 1.4, 1.4] and "floor" in fid.data[1].name
+    assert fid.layout.yaxis.type == "log"
+
+
+def test_class_figure_colours_the_chosen_digits_and_adds_the_unsure_rest():
+    hist = [0.0, 0.6, 0.0, 0.1] + [0.0] * 6
+    fig = charts.class_figure(hist, [0, 1, 2, 3])
+    bars = fig.data[0]
+    assert list(bars.x) == [*"0123456789", "unsure"]
+    assert bars.y[-1] == pytest.approx(0.3)
+    colours = list(bars.marker.color)
+    assert colours[4] == colours[9] == "#cccccc" and len(set(colours[:4])) == 4
+    assert fig.layout.shapes[0].y0 == pytest.approx(0.25)  # the fair share of four digits
+
+
+def test_d_histogram_figure_bins_probabilities_on_0_1_and_critic_scores_freely():
+    fig = charts.d_histogram_figure([0.9, 0.95], [0.1, 0.2], True, SERIES)
+    real, fake, overlap = fig.data
+    assert (real.type, fake.type, overlap.type) == ("histogram", "histogram", "scatter")
+    assert real.xbins.size == 0.05 and fig.layout.xaxis.range == (0, 1)
+    assert overlap.xaxis == "x2" and list(overlap.y) == [0.5, 0.1, 0.4]
+    critic = charts.d_histogram_figure([5.0, 7.0], [-3.0, -1.0], False, SERIES)
+    assert critic.data[0].xbins.size is None and critic.layout.xaxis.range is None

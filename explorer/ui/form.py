@@ -41,12 +41,13 @@ def init() -> None:
 
 def apply_link() -> list[str]:
     """Fill the form from the URL's query parameters, once per distinct link. Returns warnings."""
-    params = st.query_params.to_dict()
+    params = {k: v for k, v in st.query_params.to_dict().items() if k not in share.IGNORED}
     signature = sorted(params.items())
     if params and st.session_state.get("applied_link") != signature:
         st.session_state.applied_link = signature
         decoded = share.decode(params)
         fill(decoded.cfg, decoded.budget, decoded.preset)
+        st.session_state.lesson_pick = decoded.lesson
         st.session_state.link_warnings = decoded.warnings
     return st.session_state.get("link_warnings", [])
 

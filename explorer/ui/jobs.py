@@ -95,6 +95,7 @@ class JobView:
     history: dict = field(default_factory=dict)
     snapshots: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    readings: list = field(default_factory=list)  # the quality meter's (explorer.quality.Reading)
     done: bool = False
 
     @property
@@ -111,8 +112,10 @@ class Job:
     """One training run: a trainer, its budget, its session, and the worker thread that runs it."""
 
     def __init__(self, trainer: Trainer, budget: Budget, session_id: str = "", name: str = "run",
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, lesson: str = "", fix_of: str = ""):
         self.trainer, self.budget, self.session_id, self.name = trainer, budget, session_id, name
+        self.lesson = lesson  # the failure-mode lesson this run shows (explorer.lessons), if any
+        self.fix_of = fix_of  # with a lesson: the name of the run whose fix this run tries
         self.clock = clock
         self.created = clock()
         self.started: float | None = None
@@ -249,7 +252,8 @@ class Job:
                        images_seen=state.images_seen, seconds=state.seconds, fraction=fraction,
                        queue_position=self._registry.position(self) if self._registry else 0, eta=eta,
                        images_per_second=state.images_seen / state.seconds if state.seconds > 0 else 0.0,
-                       history=state.history, snapshots=state.snapshots, settings=state.settings, done=done)
+                       history=state.history, snapshots=state.snapshots, settings=state.settings,
+                       readings=state.readings, done=done)
 
 
 class JobRegistry:

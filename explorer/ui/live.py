@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import charts, images
+from .. import charts, images, quality
 from ..config import ConfigError
 from ..losses import LOSSES
-from . import setup, state, widgets
+from . import presenter, setup, state, teach, widgets
 from .jobs import Job, JobView
 
 POLL_SECONDS = 1.0
@@ -37,19 +37,28 @@ def _live(polling: bool) -> None:
     view = job.view()
     if view.done and (polling or not st.session_state.get("adopted")):
         st.rerun()  # full rerun: the sidebar adopts the new generator, and polling stops
-    _controls(job, view)
+    show_controls = not presenter.active()
+    if show_controls:
+        _controls(job, view)
+    else:
+        st.progress(view.fraction, text=f"**{job.name}** · {view.status_text} · {progress_text(view, job)}")
+    teach.now(job, view)
     if view.done:
         ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
-        _results(job)
-    elif view.status != "queued":
+        if show_controls:
+            _results(job)
+    elif view.status != "queued" and show_controls:
         _live_changes(job, view)
+    teach.card(job, view)
     if not view.history.get("step"):
         if view.status != "queued":
             st.caption("Waiting for the first steps...")
         return
     _grid_and_loss(job, view)
+    _quality(job, view)
     _more_charts(job, view)
-    _film_strip(job, view)
+    if show_controls:
+        _film_strip(job, view)
 
 
 def _controls(job: Job, view: JobView) -> None:
@@ -115,16 +124,18 @@ def _live_changes(job: Job, view: JobView) -> None:
 
 def _grid_and_loss(job: Job, view: JobView) -> None:
     latest = view.snapshots[-1]
-    left, right = st.columns([2, 3])
+    big = presenter.active()
+    left, right = st.columns([1, 1] if big else [2, 3])
     with left:
-        png = _png(job, latest)
+        png = _png(job, latest, scale=4 if big else 2)
         rows = (f"one row per digit ({', '.join(map(str, job.trainer.cfg.digits))})"
                 if job.trainer.cfg.conditional else "the same 64 latent points every time")
         st.image(png, caption=f"Samples at step {latest.step:,}: {rows}", output_format="PNG")
-        st.download_button("Download this grid (PNG)", png, f"{job.name}-step{latest.step}.png", "image/png",
-                           on_click="ignore", key="dl_grid", icon=":material/download:")
+        if not big:
+            st.download_button("Download this grid (PNG)", png, f"{job.name}-step{latest.step}.png", "image/png",
+                               on_click="ignore", key="dl_grid", icon=":material/download:")
     with right:
-        st.plotly_chart(charts.loss_figure(view.history), key="chart_loss")
+        presenter.chart(charts.loss_figure(view.history), key="chart_loss")
         st.caption("D's loss falls when it tells real from fake; G's loss falls when its fakes fool D. "
                    "In a healthy run neither wins for long.")
 
@@ -133,11 +144,11 @@ def _more_charts(job: Job, view: JobView) -> None:
     loss = LOSSES[view.settings.get("loss", job.trainer.cfg.loss)]
     c1, c2 = st.columns(2)
     with c1:
-        st.plotly_chart(charts.d_output_figure(view.history, loss.probabilities), key="chart_d")
+        presenter.chart(charts.d_output_figure(view.history, loss.probabilities), key="chart_d")
         if loss.probabilities:
             st.caption("D(x) near 1 and D(G(z)) near 0: D is winning. Both near 0.5: the fakes look real to D.")
     with c2:
-        st.plotly_chart(charts.dynamics_figure(view.history), key="chart_dyn")
+        presenter.chart(charts.dynamics_figure(view.history), key="chart_dyn")
         st.caption("How hard each network is being pushed (gradient norm), and its step size (learning rate).")
 
 
@@ -167,15 +178,43 @@ def _film_strip(job: Job, view: JobView) -> None:
     c2.caption(f"{len(steps)} snapshots saved, from step 0 to step {steps[-1]:,}.")
 
 
-def _png(job: Job, snapshot) -> bytes:
+def _png(job: Job, snapshot, scale: int = 2) -> bytes:
     """A snapshot's grid as PNG, made once: the live view redraws every second, a snapshot comes every N steps."""
     cache = st.session_state.setdefault("grid_png", {})
-    key = (job.name, snapshot.step)
+    key = (job.name, snapshot.step, scale)
     if key not in cache:
         while len(cache) >= 8:
             cache.pop(next(iter(cache)))
-        cache[key] = images.grid_png(snapshot.images, nrow=8, scale=2)
+        cache[key] = images.grid_png(snapshot.images, nrow=8, scale=scale)
     return cache[key]
+
+
+def _quality(job: Job, view: JobView) -> None:
+    """The quality meter: recognised share and variety, Fréchet distance, the class histogram, D's outputs."""
+    if not view.readings:
+        if job.trainer.meter_note:
+            st.caption(job.trainer.meter_note)
+        return
+    digits, last = job.trainer.cfg.digits, view.readings[-1]
+    series = quality.series(view.readings)
+    st.subheader("Quality meter")
+    c1, c2 = st.columns(2)
+    with c1:
+        presenter.chart(charts.share_figure(series, digits), key="chart_share")
+        presenter.chart(charts.class_figure(last.histogram, digits), key="chart_classes")
+        warning = quality.collapse_warning(last, digits)
+        if warning:
+            st.warning(warning, icon=":material/warning:")
+    with c2:
+        presenter.chart(charts.fid_figure(series), key="chart_fid")
+        presenter.chart(charts.d_histogram_figure(last.d_real.tolist(), last.d_fake.tolist(), last.probabilities,
+                                                  series), key="chart_dhist")
+    if not presenter.active():
+        st.caption(f"Every few seconds the metrics classifier scores {len(last.d_fake)} samples from fixed noise. "
+                   "A sample counts as recognised when the classifier is 90% sure of a chosen digit and its "
+                   "features look like real ones; variety compares the samples' pixel spread with real digits'. "
+                   "The Fréchet distance compares the classifier's features of samples and real digits; the "
+                   "dotted floor is what real digits score. D's histograms apart: D tells them apart easily.")
 
 
 def _gif(snapshots) -> bytes:

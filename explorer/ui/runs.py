@@ -29,6 +29,7 @@ class Run:
     history: dict[str, list[float]] = field(default_factory=dict)
     snapshots: list[Snapshot] = field(default_factory=list)
     source: str = "trained"  # or "uploaded", "demo"
+    readings: list = field(default_factory=list)  # the quality meter's, for runs trained here
     # What the latent pages derive from the generator once (principal directions, ...), kept with it.
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -37,10 +38,16 @@ class Run:
         trainer = job.trainer
         view = job.view()
         meta = checkpoints.trainer_meta(trainer, name=job.name, status=view.status, reason=view.reason)
+        if job.lesson:
+            meta["lesson"] = job.lesson
+        if view.readings:
+            last = view.readings[-1]
+            meta["quality"] = {"step": last.step, "recognised": round(last.share, 4), "fid": round(last.fid, 3),
+                               "fid_floor": round(last.fid_floor, 3)}
         G = getattr(trainer, "generator", trainer.G)  # the weight average when the config asks for one
         G.eval()
         trainer.D.eval()
-        return cls(job.name, trainer.cfg, G, trainer.D, meta, view.history, view.snapshots)
+        return cls(job.name, trainer.cfg, G, trainer.D, meta, view.history, view.snapshots, readings=view.readings)
 
     @classmethod
     def from_upload(cls, data: bytes, filename: str) -> Run:

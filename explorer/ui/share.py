@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import presets
+from .. import lessons, presets
 from ..config import ConfigError, GANConfig
 from ..training import Budget
 from .setup import DEFAULT_BUDGET, LENGTH_KINDS
 
 DEFAULT_PRESET = "default"
-IGNORED = ("embed", "embed_options")  # Streamlit's own parameters
+IGNORED = ("embed", "embed_options", "present")  # Streamlit's own parameters, and presenter mode's flag
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Decoded:
     cfg: GANConfig
     budget: Budget
     warnings: list[str] = field(default_factory=list)
+    lesson: str = ""  # the failure-mode lesson the link opens, if any
 
 
 def to_text(value) -> str:
@@ -56,6 +57,15 @@ def decode(params: dict[str, str]) -> Decoded:
         warnings.append(f"preset: {name!r} is not one of {', '.join(presets.PRESETS)}; using {DEFAULT_PRESET!r}.")
         name = DEFAULT_PRESET
     cfg = presets.get(name).config()
+    lesson = params.pop("lesson", "").strip()
+    if lesson:  # a lesson's setup, which the other parameters may still change
+        if lesson in lessons.LESSONS:
+            cfg, name = lessons.get(lesson).config(), DEFAULT_PRESET
+            if not any(params.get(kind) for kind in LENGTH_KINDS):
+                params["steps"] = str(lessons.get(lesson).steps)
+        else:
+            warnings.append(f"lesson: {lesson!r} is not one of {', '.join(lessons.LESSONS)}; ignored.")
+            lesson = ""
     budget = _budget(params, warnings)
     known = set(cfg.to_dict())
     for key, value in params.items():
@@ -68,7 +78,7 @@ def decode(params: dict[str, str]) -> Decoded:
             cfg = cfg.replace(**{key: value})
         except ConfigError as e:
             warnings.append(f"{e} — kept {to_text(getattr(cfg, key))!r}.")
-    return Decoded(name, cfg, budget, warnings)
+    return Decoded(name, cfg, budget, warnings, lesson)
 
 
 def _budget(params: dict[str, str], warnings: list[str]) -> Budget:

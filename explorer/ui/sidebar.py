@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import state
+from . import presenter, state
 
 
 def show(poll_job: bool) -> None:
     """Adopt a finished run, then draw the sidebar; with `poll_job`, a line about the training job."""
     state.sync()
+    presenter.sync_with_url()
     with st.sidebar:
+        presenter.toggle()
         st.subheader("Current generator")
         run = state.current_run()
         if run is None:

@@ -7,10 +7,14 @@ run whose generator the latent pages explore (`current_run()`). Per process: one
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from .. import quality
 from ..config import GANConfig
 from ..data import DataError
 from ..data import load as load_data
@@ -18,6 +22,7 @@ from ..training import Budget, Trainer
 from .jobs import Job, JobRegistry, Limits
 from .runs import Run
 
+log = logging.getLogger(__name__)
 MAX_RUNS = 6  # runs kept per session; each holds a generator and a discriminator in memory
 
 
@@ -31,7 +36,16 @@ def session_alive(session_id: str) -> bool:
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
     """The process-wide registry; its limits come from the GAN_EXPLORER_* environment variables."""
+    # Meanwhile, load what the quality meter needs, so the first run's first reading does not wait for it.
+    threading.Thread(target=_warm_meter, name="gan-meter-warmup", daemon=True).start()
     return JobRegistry(Limits.from_env(), is_alive=session_alive)
+
+
+def _warm_meter() -> None:
+    try:
+        quality.warm()
+    except Exception:  # the meter reports its own errors when a run starts
+        log.exception("quality meter warm-up failed")
 
 
 def session_id() -> str:
@@ -44,12 +58,16 @@ def job() -> Job | None:
     return st.session_state.get("job")
 
 
-def start_job(cfg: GANConfig, budget: Budget) -> Job:
-    """Build a trainer for `cfg` now (so errors surface at once) and queue it. Raises ConfigError/DataError."""
-    trainer = Trainer(cfg, load_data(cfg.data))
+def start_job(cfg: GANConfig, budget: Budget, lesson: str = "", fix_of: str = "") -> Job:
+    """Build a trainer for `cfg` now (so errors surface at once) and queue it. Raises ConfigError/DataError.
+
+    `lesson` names the failure-mode lesson the run shows; `fix_of`, the run whose fix it tries."""
+    trainer = Trainer(cfg, load_data(cfg.data), measure=True)
     reset_job()  # one job per session
     st.session_state.run_counter = st.session_state.get("run_counter", 0) + 1
-    new = Job(trainer, budget, session_id(), name=f"Run {st.session_state.run_counter}")
+    suffix = " (the fix)" if fix_of else ""
+    new = Job(trainer, budget, session_id(), name=f"Run {st.session_state.run_counter}{suffix}", lesson=lesson,
+              fix_of=fix_of)
     st.session_state.job = new
     st.session_state.adopted = False
     st.session_state.update({f"live_{k}": v for k, v in trainer.state(with_history=False).settings.items()})

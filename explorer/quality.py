@@ -1,0 +1,158 @@
+"""The live quality meter: while a GAN trains, score a fixed batch of its samples every few seconds.
+
+Each `Reading` holds what the Train page charts and what the "what is happening now" caption reads:
+- the share of samples the metrics classifier reads as one of the chosen digits;
+- the class histogram over all ten digits (the mode-collapse meter);
+- the classifier-feature Fréchet distance to real images of those digits, with its real-vs-real floor;
+- the samples' variety: their pixel spread against real images' (near 0: all samples alike);
+- D's outputs on a fixed batch of real images and on the fakes, and how much the two overlap.
+
+The meter draws nothing from torch's global random generator (the classifier loads under a forked
+RNG, and every network is read in eval mode), so a run scores the same with or without it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import data as data_mod
+from . import metrics
+from .config import GANConfig
+from .data import Digits, scale, to_uint8
+from .nets import sample_latent
+
+SAMPLES = 256  # images per reading: 0.2 s of classifier time on one CPU thread
+EVERY_SECONDS = 4.0  # of training time between readings, at the least
+MAX_SHARE = 0.04  # and never more than this share of training time
+BINS = 20
+MAX_READINGS = 300
+COLLAPSE_VARIETY = 0.35  # samples' pixel spread below this share of real images' reads as collapse
+
+
+@dataclass(frozen=True)
+class Reading:
+    step: int
+    seconds: float  # training time at the reading
+    share: float  # fraction read as one of the chosen digits with probability >= metrics.SURE
+    histogram: list[float]  # fraction read as each digit 0..9 with probability >= metrics.SURE (the rest: unsure)
+    fid: float
+    fid_floor: float  # the same distance for real images at the same sample count
+    variety: float  # pixel spread of the samples / pixel spread of real images (1: as varied as real)
+    overlap: float  # shared area of the two histograms of D's outputs (1: D cannot tell them apart)
+    d_real: torch.Tensor  # (n,) D's outputs (P(real) for BCE losses) on the fixed real batch
+    d_fake: torch.Tensor  # (n,) the same for the fakes
+    probabilities: bool  # whether d_real/d_fake are probabilities (else critic scores)
+
+
+def overlap(real: torch.Tensor, fake: torch.Tensor, probabilities: bool, bins: int = BINS) -> float:
+    """The histogram intersection of two sets of D outputs on shared bins: 0 = apart, 1 = the same."""
+    lo, hi = (0.0, 1.0) if probabilities else (min(real.min(), fake.min()).item(), max(real.max(), fake.max()).item())
+    if hi - lo < 1e-12:
+        return 1.0
+    h_real = torch.histc(real.float(), bins, lo, hi) / len(real)
+    h_fake = torch.histc(fake.float(), bins, lo, hi) / len(fake)
+    return torch.minimum(h_real, h_fake).sum().item()
+
+
+def pixel_spread(images_uint8: torch.Tensor) -> float:
+    """Mean over pixels of the standard deviation across the batch, in [0, 0.5]."""
+    return images_uint8.float().div(255).std(dim=0).mean().item()
+
+
+class Meter:
+    """Scores a trainer's generator on a fixed latent batch; `due()` says when the next reading is."""
+
+    def __init__(self, cfg: GANConfig, data: Digits, device: torch.device | str = "cpu", samples: int = SAMPLES,
+                 every: float = EVERY_SECONDS, classifier: metrics.DigitClassifier | None = None):
+        device = torch.device(device)
+        with torch.random.fork_rng(devices=[]):  # building the network draws from the global RNG
+            self.classifier = classifier or metrics.load_classifier(device)
+        self.digits, self.source, self.every = list(cfg.digits), data.source, every
+        gen = torch.Generator(device=device).manual_seed(cfg.seed + 2)
+        self.z = sample_latent(samples, cfg, gen, device)
+        self.labels = None
+        if cfg.conditional:  # the chosen digits in equal shares
+            self.labels = torch.tensor(cfg.digits, device=device).repeat(samples // len(cfg.digits) + 1)[:samples]
+        real = data.images[torch.isin(data.labels, torch.tensor(cfg.digits))]
+        pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(cfg.seed + 3))[:samples]
+        real_labels = data.labels[torch.isin(data.labels, torch.tensor(cfg.digits))][pick]
+        self.real = scale(real[pick], cfg.output).to(device)
+        self.real_labels = real_labels.to(device) if cfg.conditional else None
+        self.real_spread = max(pixel_spread(real[pick]), 1e-6)
+        self.readings: list[Reading] = []
+        self.cost = 0.0  # seconds the last reading took
+        self._next = 0.0
+
+    def due(self, seconds: float) -> bool:
+        return seconds >= self._next
+
+    @torch.no_grad()
+    def read(self, G: torch.nn.Module, D: torch.nn.Module, cfg: GANConfig, step: int, seconds: float,
+             probabilities: bool) -> Reading:
+        """Score G (and D) now, keep the reading, and schedule the next one."""
+        t0 = time.perf_counter()
+        modes = G.training, D.training
+        G.eval()
+        D.eval()
+        try:
+            fake = G(self.z, self.labels)
+            d_fake, d_real = D(fake, self.labels).flatten(), D(self.real, self.real_labels).flatten()
+        finally:
+            G.train(modes[0])
+            D.train(modes[1])
+        if probabilities:
+            d_fake, d_real = torch.sigmoid(d_fake), torch.sigmoid(d_real)
+        pixels = to_uint8(torch.nan_to_num(fake), cfg.output).cpu()
+        q = metrics.score(pixels, self.digits, self.classifier, n=len(pixels), source=self.source)
+        d_real, d_fake = torch.nan_to_num(d_real).cpu(), torch.nan_to_num(d_fake).cpu()
+        reading = Reading(step=step, seconds=seconds, share=q.recognised, histogram=q.sure_histogram, fid=q.fid,
+                          fid_floor=q.fid_floor, variety=pixel_spread(pixels) / self.real_spread,
+                          overlap=overlap(d_real, d_fake, probabilities), d_real=d_real, d_fake=d_fake,
+                          probabilities=probabilities)
+        self.readings.append(reading)
+        if len(self.readings) > MAX_READINGS:  # thin the middle, keep the first and the newest
+            self.readings = self.readings[:-1:2] + self.readings[-1:]
+        self.cost = time.perf_counter() - t0
+        first = len(self.readings) == 1  # its cost includes the reference statistics, computed once
+        self._next = seconds + (self.every if first else max(self.every, self.cost / MAX_SHARE))
+        return reading
+
+
+def warm(source: str | None = None) -> None:
+    """Load the classifier and the real digits' feature statistics, so a first reading is quick."""
+    classifier = metrics.load_classifier()
+    metrics.typical(source or data_mod.default_source(), None, classifier)
+
+
+def series(readings: list[Reading]) -> dict[str, list[float]]:
+    """The readings as columns for charts and comparisons: step, seconds, share, fid, fid_floor, variety, overlap."""
+    keys = ("step", "seconds", "share", "fid", "fid_floor", "variety", "overlap")
+    return {k: [getattr(r, k) for r in readings] for k in keys}
+
+
+def collapse_warning(reading: Reading, digits: list[int]) -> str | None:
+    """A plain warning when a few digits take over, or when all samples look alike; None when fine.
+
+    Only once G draws recognisable digits (half the samples or more): early noise reads as anything."""
+    if reading.share < 0.5:
+        return None
+    hist = [v / reading.share for v in reading.histogram]  # among the recognised samples
+    fair = 1 / len(digits)
+    gone = [d for d in digits if hist[d] < fair / 4]
+    if len(digits) > 1 and gone:
+        top = sorted(digits, key=lambda d: -hist[d])[: max(1, len(digits) - len(gone))]
+        taken = ", ".join(f"{d} ({hist[d]:.0%})" for d in top[:3])
+        return (f"Mode collapse: {len(gone)} of the {len(digits)} chosen digits ({_list(gone)}) barely appear, "
+                f"while G's recognisable samples are mostly {taken}.")
+    if reading.variety < COLLAPSE_VARIETY:
+        return (f"Mode collapse: the samples look alike: their pixel variety is {reading.variety:.0%} of "
+                f"real images'.")
+    return None
+
+
+def _list(items) -> str:
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,55 @@
+"""Presenter mode, for a projector: controls collapsed, big pictures and charts, a big caption.
+
+On with the sidebar toggle or the URL flag `?present=1` (`?present=0` turns it off); it then stays on
+for the session, on every page, until toggled off.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+KEY = "presenter"
+FLAG = "present"
+ON = ("1", "true", "yes", "on")
+CHART_HEIGHT = 520
+
+
+def sync_with_url() -> None:
+    """Take the URL flag, once per distinct value, so the toggle can still turn it off."""
+    flag = st.query_params.get(FLAG)
+    if flag is not None and st.session_state.get("present_flag_seen") != flag:
+        st.session_state.present_flag_seen = flag
+        st.session_state[KEY] = flag.strip().lower() in ON
+
+
+def sidebar_state() -> str:
+    """For st.set_page_config: a page opened in presenter mode starts with the sidebar collapsed."""
+    flag = st.query_params.get(FLAG)
+    on = flag.strip().lower() in ON if flag is not None else active()
+    return "collapsed" if on else "auto"
+
+
+def active() -> bool:
+    return bool(st.session_state.get(KEY, False))
+
+
+def toggle() -> None:
+    st.toggle("Presenter mode", key=KEY, on_change=_to_url,
+              help="For a projector: hides the controls, makes pictures and charts big, and shows what is "
+                   "happening in large type. Also `?present=1` in the address.")
+
+
+def _to_url() -> None:
+    if st.session_state.get(KEY):
+        st.query_params[FLAG] = "1"
+    else:
+        st.query_params.pop(FLAG, None)
+    st.session_state.present_flag_seen = st.query_params.get(FLAG)
+
+
+def chart(fig, key: str) -> None:
+    """st.plotly_chart, taller in presenter mode."""
+    if active():
+        fig.layout.height = CHART_HEIGHT
+        fig.layout.font = dict(size=16)
+    st.plotly_chart(fig, key=key)

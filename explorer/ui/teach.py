@@ -1,0 +1,106 @@
+"""The Train page's teaching parts: the failure-mode lessons, the lesson card, and "what is happening now".
+
+A lesson starts like a quick start: its setup fills the form and the run begins at once. The run keeps
+the lesson's name (`Job.lesson`), so the card beside the charts says what to watch for; "Try the fix"
+starts a second run that differs in exactly the lesson's fix settings, for the Runs page to compare.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import lessons
+from ..config import GANConfig
+from . import form, presenter, setup, state
+from .jobs import Job, JobView
+
+ss = st.session_state
+
+
+def picker(active: bool) -> None:
+    """One card per lesson, each with a button that loads and starts it."""
+    st.caption("Each lesson makes a GAN fail in one known way on purpose, in a minute or two. Run it, watch "
+               "the charts, then try the fix.")
+    cols = st.columns(len(lessons.LESSONS))
+    for col, lesson in zip(cols, lessons.LESSONS.values()):
+        with col.container(border=True):
+            st.markdown(f"**{lesson.title}**")
+            st.caption(lesson.summary)
+            st.button("Run this lesson", key=f"lesson_{lesson.name}", disabled=active, width="stretch",
+                      help="Stop the current run first." if active else None, on_click=load,
+                      args=(lesson, lesson.config()))
+
+
+def load(lesson: lessons.Lesson, cfg: GANConfig, fix_of: str = "") -> None:
+    """A button callback: fill the form with a lesson's setup (or its fix); the page starts it."""
+    form.fill(cfg, lesson.budget, "default")
+    ss.lesson_pick, ss.lesson_fix_of = lesson.name, fix_of
+    ss.quick_start = True
+
+
+def lesson_of(cfg: GANConfig) -> tuple[str, str]:
+    """(lesson, fix_of) for a run about to start: the picked lesson while the form still holds its setup
+    or its fix exactly; ("", "") once anything else changed."""
+    name = ss.get("lesson_pick") or ""
+    if name not in lessons.LESSONS:
+        return "", ""
+    lesson = lessons.get(name)
+    if cfg == lesson.config():
+        return name, ""
+    if cfg == lesson.fixed_config():
+        return name, ss.get("lesson_fix_of") or "earlier run"
+    return "", ""
+
+
+def card(job: Job, view: JobView) -> None:
+    """What the lesson shows and why, its fix, and the button that tries it."""
+    if not job.lesson:
+        return
+    lesson = lessons.get(job.lesson)
+    with st.container(border=True):
+        if job.fix_of:
+            st.markdown(f"#### Lesson: {lesson.title} — the fix")
+            st.markdown(lesson.fix_text)
+            st.markdown(f"Compare it with **{job.fix_of}**, the run that failed: on the Runs page, pick both.")
+            st.page_link("pages/runs.py", label="Compare the two runs", icon=":material/compare_arrows:")
+            return
+        st.markdown(f"#### Lesson: {lesson.title}")
+        st.markdown(lesson.watch)
+        if not lesson.fix:
+            st.caption("Nothing to fix: this is the run the other lessons break. Compare them on the Runs page.")
+            return
+        st.markdown(f"**The fix:** {lesson.fix_text}")
+        changes = ", ".join(f"{setup.label(k).lower()} → {_show(v)}" for k, v in lesson.fix.items())
+        if st.button(f"Try the fix ({changes})", key="try_fix", type="primary", icon=":material/build:",
+                     help="Stops this run and starts one that differs only in these settings.",
+                     on_click=_try_fix, args=(job, lesson)):
+            st.rerun()  # the whole page, which starts the fix (this card draws inside the live fragment)
+
+
+def _try_fix(job: Job, lesson: lessons.Lesson) -> None:
+    """Stop the lesson's run and keep it (for the comparison), then load the fix."""
+    job.stop()
+    job.wait(timeout=10)
+    state.sync()  # the stopped run joins the session's runs
+    load(lesson, lesson.fixed_config(), fix_of=job.name)
+
+
+def _show(value) -> str:
+    if isinstance(value, float):
+        return setup.format_lr(value)
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def now(job: Job, view: JobView) -> None:
+    """The "what is happening now" caption: large in presenter mode."""
+    if view.done or view.status == "queued":
+        return
+    d = lessons.diagnose(view.history, view.readings, job.trainer.cfg.digits,
+                         view.settings.get("loss", job.trainer.cfg.loss))
+    if presenter.active():
+        st.markdown(f"# {d.headline}")
+        st.markdown(f"### {d.detail}")
+    else:
+        st.markdown(f"**Now: {d.headline}.** {d.detail}")

@@ -1,0 +1,98 @@
+"""The Train page's teaching parts through AppTest: the quality meter, the lessons and their fix, presenter mode."""
+
+import pytest
+from test_app import TINY, app, button, rerun_until, roomy_registry, status, wait_for_steps  # noqa: F401
+
+from explorer import lessons
+
+
+def chart_keys(at) -> set[str]:
+    return {c.key for c in at.get("plotly_chart")}
+
+
+def stop(at):
+    job = at.session_state["job"]
+    job.stop()
+    assert job.wait(15)
+
+
+def test_the_quality_meter_charts_a_tiny_run():
+    at = app("pages/train.py", **TINY)
+    button(at, "Start training").click().run()
+    rerun_until(at, "finished")
+    assert {"chart_share", "chart_fid", "chart_classes", "chart_dhist"} <= chart_keys(at)
+    readings = at.session_state["job"].view().readings
+    assert readings[0].step == 0 and readings[-1].step == 30
+    assert not any(m.value.startswith("**Now:") for m in at.markdown)  # the caption is for live runs
+    run = at.session_state["current_run"]
+    assert run.readings and run.meta["quality"]["step"] == 30
+
+
+def test_a_lesson_starts_in_one_click_and_try_the_fix_changes_only_its_settings():
+    at = app("pages/train.py")
+    lesson = lessons.get("lr-too-high")
+    button_key = f"lesson_{lesson.name}"
+    next(b for b in at.button if b.key == button_key).click().run()
+    job = at.session_state["job"]
+    assert job.lesson == lesson.name and job.trainer.cfg == lesson.config() and job.budget == lesson.budget
+    rerun_until(at, "running")
+    wait_for_steps(at)
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
+    assert f"Lesson: {lesson.title}" in text and "Gradient norms" in text and "**Now:" in text
+    fix = next(b for b in at.button if b.key == "try_fix")
+    assert "learning rate → 5e-4" in fix.label
+    fix.click().run()
+    fixed = at.session_state["job"]
+    assert fixed is not job and job.done and fixed.fix_of == job.name and fixed.lesson == lesson.name
+    assert fixed.name.endswith("(the fix)") and fixed.trainer.cfg == lesson.fixed_config()
+    assert [r.name for r in at.session_state["runs"]] == [job.name]  # the failed run is kept for comparing
+    assert "the fix" in " ".join(m.value for m in at.markdown)
+    wait_for_steps(at)  # a run stopped before its first step is not kept
+    stop(at)
+    at.switch_page("pages/runs.py").run()
+    table = at.table[0].value
+    assert sorted(table["setting"]) == ["Discriminator learning rate", "Generator learning rate"]
+
+
+def test_a_lesson_link_fills_the_form_and_a_bad_one_warns():
+    at = app("pages/train.py", lesson="collapse")
+    assert not at.warning
+    assert at.session_state["setup_digits"] == ["0", "1", "2", "3"]
+    assert at.session_state["setup_d_lr"] == 1e-3 and at.session_state["setup_length_amount"] == 3000
+    at = app("pages/train.py", lesson="nope")
+    assert "lesson: 'nope' is not one of" in at.warning[0].value
+
+
+def test_home_runs_a_lesson_straight_away():
+    at = app()
+    next(b for b in at.button if b.key == "home_lesson_small-g").click().run()
+    assert at.title[0].value == "Train a GAN"
+    job = at.session_state["job"]
+    assert job.lesson == "small-g" and job.trainer.cfg.g_layers == []
+    stop(at)
+
+
+def test_presenter_flag_hides_the_controls_and_shows_the_big_caption():
+    at = app("pages/train.py", **{**TINY, "steps": "100000", "present": "1"})
+    assert at.toggle(key="presenter").value is True
+    button(at, "Start training").click().run()
+    wait_for_steps(at)
+    at.run()
+    labels = {b.label for b in at.button}
+    assert not labels & {"Pause", "Stop", "Reset", "Apply now"}
+    assert not any(s.label == "Scrub through training" for s in at.select_slider)
+    assert any(m.value.startswith("# ") for m in at.markdown)  # "what is happening now", in large type
+    setup_box = next(e for e in at.expander if e.label == "Setup")
+    assert not setup_box.proto.expanded  # the setup stays collapsed
+    at.toggle(key="presenter").set_value(False).run()
+    assert {"Pause", "Stop"} <= {b.label for b in at.button}
+    assert "present" not in at.query_params
+    stop(at)
+
+
+@pytest.mark.parametrize("flag", ["0", "banana"])
+def test_presenter_flag_off_or_garbage_leaves_the_controls(flag):
+    at = app("pages/train.py", present=flag)
+    assert at.toggle(key="presenter").value is False
+    assert not at.warning  # not a setup parameter: no "unknown setting" warning

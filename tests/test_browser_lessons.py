@@ -1,0 +1,67 @@
+"""Real-browser test of the failure-mode lessons: each one, run from its link, reaches its key moment.
+
+For every lesson, headless Chromium opens `/train?lesson=NAME`, starts it, and waits until the live caption
+("Now: ...") names the lesson's failure (or, for the healthy baseline, health). It screenshots that moment as
+lesson-NAME.png (the healthy one in presenter mode, switched on from the sidebar) and stops the run.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from browser_support import assert_no_exception, output_dir, screenshot, wait_for_app, wait_until
+
+from explorer import lessons
+
+pytestmark = pytest.mark.browser
+
+HEADLINES = {"healthy": "Healthy: digits appear", "collapse": "Mode collapse", "d_wins": "D is winning outright",
+             "exploding": "Exploding: the steps are too big"}
+DEADLINE = 240.0  # seconds per lesson: measured 10-60 s alone on 2 cores (README), slower beside the test suite
+
+
+JS_CHARTS_DRAWN = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
+    .filter(el => el._fullData && el._fullData.length > 0).length"""
+
+
+def caption(page) -> str:
+    """The live "what is happening now" caption, normal (**Now: ...**) or in presenter mode (a heading)."""
+    main = page.get_by_test_id("stMain")
+    now = main.locator("p").filter(has_text="Now:")
+    if now.count():
+        return now.first.inner_text()
+    heads = [h.inner_text() for h in main.locator("h1").all()]
+    return next((h for h in heads if any(h.startswith(v) for v in HEADLINES.values())), "")
+
+
+@pytest.mark.parametrize("name", list(lessons.LESSONS))
+def test_lesson_reaches_its_key_moment(name, app_page, streamlit_server):
+    page, lesson = app_page, lessons.get(name)
+    shot = output_dir() / f"lesson-{name}.png"
+    shot.unlink(missing_ok=True)
+    page.goto(streamlit_server.url(f"/train?lesson={name}"))
+    wait_for_app(page, timeout=90)
+    assert_no_exception(page, f"lesson {name}")
+    page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Start training", exact=True).click()
+    page.get_by_text(f"Lesson: {lesson.title}").first.wait_for(timeout=60_000)
+    if lesson.fix:
+        assert page.get_by_role("button", name="Try the fix").count() == 1
+    presenting = name == "healthy"
+    if presenting:  # a projector: the sidebar toggle hides the controls
+        page.get_by_test_id("stSidebar").get_by_text("Presenter mode").click()
+        wait_until(lambda: page.get_by_role("button", name="Pause", exact=True).count() == 0, 30,
+                   "presenter mode to hide the live controls")
+    wanted = HEADLINES[lesson.expect]
+    started = time.monotonic()
+    wait_until(lambda: wanted in caption(page), DEADLINE, f"the caption to say {wanted!r}", every=0.5)
+    print(f"{name}: {wanted!r} after {time.monotonic() - started:.0f} s: {caption(page)!r}")
+    # the quality meter's charts are on the page with it
+    wait_until(lambda: page.get_by_text("Quality meter").count() > 0, 30, "the quality meter")
+    page.set_viewport_size({"width": 1400, "height": 3200})  # the whole live view in one picture
+    wait_until(lambda: page.evaluate(JS_CHARTS_DRAWN) >= 7, 30, "the loss, D, dynamics and quality charts drawn")
+    assert_no_exception(page, f"lesson {name}, key moment")
+    screenshot(page, f"lesson-{name}")
+    job_stop = page.get_by_role("button", name="Stop", exact=True)
+    if job_stop.count():
+        job_stop.click()

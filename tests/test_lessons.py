@@ -1,0 +1,109 @@
+"""Failure-mode lessons: their setups, their fixes, and the diagnosis that names what a run is doing.
+
+Whether each lesson's failure really happens takes minutes of training per lesson; `python -m explorer
+lessons` checks that (the README records its result). Here: the presets load and train, and the
+diagnosis reads known histories right.
+"""
+
+import pytest
+import torch
+
+from explorer import data, lessons
+from explorer.config import ConfigError, differences
+from explorer.quality import Reading
+from explorer.training import Budget, Trainer
+from explorer.ui import setup
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load()
+
+
+def test_there_are_the_five_lessons_the_issue_names():
+    assert set(lessons.LESSONS) == {"healthy", "collapse", "saturation", "lr-too-high", "small-g"}
+    for lesson in lessons.LESSONS.values():
+        assert lesson.title and lesson.summary and len(lesson.watch) > 200
+        assert lesson.expect in {"healthy", "collapse", "d_wins", "exploding", "stalled"}
+
+
+@pytest.mark.parametrize("name", [n for n, lesson in lessons.LESSONS.items() if lesson.fix])
+def test_the_fix_changes_exactly_its_settings(name):
+    lesson = lessons.get(name)
+    changed = differences({"lesson": lesson.config(), "fix": lesson.fixed_config()})
+    assert set(changed) == set(lesson.fix)
+    assert lesson.fix_text and all(setup.label(k) in setup.LABELS.values() for k in lesson.fix)
+
+
+@pytest.mark.parametrize("name", list(lessons.LESSONS))
+def test_each_lesson_and_its_fix_loads_and_trains(name, digits):
+    lesson = lessons.get(name)
+    configs = [lesson.config()] + ([lesson.fixed_config()] if lesson.fix else [])
+    for cfg in configs:
+        trainer = Trainer(cfg, digits, measure=True)
+        assert trainer.run(Budget("steps", 20)) == "finished"
+        state = trainer.state()
+        assert state.step == 20 and state.readings[-1].step == 20
+        assert lessons.diagnose(state.history, state.readings, cfg.digits, cfg.loss).kind in (
+            "learning", "d_wins", "exploding", "collapse", "healthy", "stalled")
+
+
+def test_unknown_lesson_is_a_clear_error():
+    with pytest.raises(ConfigError, match="lesson"):
+        lessons.get("nope")
+
+
+# ---- the diagnosis on known histories ----------------------------------------------------
+def history(n=40, **values):
+    base = dict(step=list(range(10, 10 * n + 1, 10)), g_loss=[1.0] * n, d_loss=[1.2] * n, d_real=[0.7] * n,
+                d_fake=[0.4] * n, g_grad=[1.0] * n)
+    base.update({k: [v] * n for k, v in values.items()})
+    return base
+
+
+def reading(share=0.9, fid=10.0, histogram=None, seconds=10.0, variety=0.8, step=400) -> Reading:
+    histogram = histogram or [0.0, 0.0, 0.0, share] + [0.0] * 6
+    return Reading(step=step, seconds=seconds, share=share, histogram=histogram, fid=fid, fid_floor=1.4,
+                   variety=variety, overlap=0.4, d_real=torch.zeros(4), d_fake=torch.zeros(4), probabilities=True)
+
+
+def test_diagnosis_of_a_healthy_run_says_so_with_its_numbers():
+    d = lessons.diagnose(history(), [reading()], [3], "nonsaturating")
+    assert d.kind == "healthy" and "90% of samples" in d.detail and "1.4" in d.detail
+
+
+def test_diagnosis_of_d_winning_names_the_vanishing_gradient_for_minimax():
+    h = history(d_real=0.99, d_fake=0.01, g_grad=0.02)
+    d = lessons.diagnose(h, [reading(share=0.0, fid=500)], [3], "minimax")
+    assert d.kind == "d_wins" and "vanishes" in d.detail
+    assert "vanishes" not in lessons.diagnose(h, [reading(share=0.0)], [3], "nonsaturating").detail
+    # a critic's scores are not probabilities: the same numbers mean nothing there
+    assert lessons.diagnose(h, [reading(share=0.0)], [3], "wgan-gp").kind != "d_wins"
+
+
+def test_diagnosis_of_exploding_and_of_collapse():
+    d = lessons.diagnose(history(g_loss=2e4, g_grad=1e4), [reading(share=0.0)], [3], "nonsaturating")
+    assert d.kind == "exploding" and "20,000" in d.detail
+    ones = reading(share=0.7, histogram=[0.0, 0.7] + [0.0] * 8)
+    d = lessons.diagnose(history(), [ones], [0, 1, 2, 3], "nonsaturating")
+    assert d.kind == "collapse" and "0, 2 and 3" in d.detail
+
+
+def test_diagnosis_of_a_stalled_run_and_of_the_start():
+    flat = [reading(share=0.1, fid=300, seconds=s) for s in (10, 20, 30, 45)]
+    assert lessons.diagnose(history(), flat, [3], "nonsaturating").kind == "stalled"
+    improving = [reading(share=0.1 * i, fid=300 / i, seconds=10 * i) for i in range(1, 5)]
+    assert lessons.diagnose(history(), improving, [3], "nonsaturating").kind == "learning"
+    assert lessons.diagnose({}, [], [3], "nonsaturating").kind == "starting"
+
+
+def test_seen_replays_the_run_and_needs_two_readings_in_a_row():
+    w = lessons.WINDOW
+    h = history(n=4 * w)  # steps 10, 20, ...; D wins from row w on
+    h["d_real"], h["d_fake"] = [0.7] * w + [0.99] * 3 * w, [0.4] * w + [0.01] * 3 * w
+    steps = [10 * (w // 2), 10 * (w + w // 2), 10 * (3 * w), 10 * (4 * w)]
+    readings = [reading(share=0.0, fid=500, step=s, seconds=s / 10) for s in steps]
+    # the second reading's window still mixes both halves; the third and fourth are the first two in a row
+    assert lessons.seen("d_wins", h, readings, [3], "minimax") == steps[3]
+    assert lessons.seen("d_wins", h, readings, [3], "minimax", times=1) == steps[2]
+    assert lessons.seen("exploding", h, readings, [3], "minimax") is None
