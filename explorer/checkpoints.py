@@ -83,6 +83,8 @@ def load(source, device: str | torch.device = "cpu") -> Checkpoint:
         json_path = path.with_suffix(".json")
         sidecar = json_path.read_text() if json_path.is_file() else None
         source = path.read_bytes()
+    if len(source) > MAX_BYTES:  # an upload past the server's cap (a path was checked above)
+        raise CheckpointError(f"the file is larger than the {MAX_BYTES // 2**20} MB limit")
     data = bytes(source)
     header = read_header(data)
     cfg, meta = _config_and_meta(header.get("__metadata__") or {}, sidecar)

@@ -71,7 +71,10 @@ def read_digits(picked) -> list[int]:
     picked = list(picked or [])
     if ALL in picked:
         return list(range(10))
-    return sorted(int(d) for d in picked)
+    try:
+        return sorted(int(d) for d in picked)
+    except (TypeError, ValueError):
+        raise ConfigError("digits", f"{picked!r} are not digits from 0 to 9") from None
 
 
 def form_values(cfg: GANConfig, budget: Budget = DEFAULT_BUDGET) -> dict:
