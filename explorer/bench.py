@@ -19,6 +19,11 @@ from . import data, images, latent, presets
 from .training import Budget, Trainer
 
 RECOGNISED = 0.95
+PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "pytorch_gan_reference.py"
+# The reference architecture of the peer scripts: G 100-128-256-512-1024-784 with batch norm, D 784-512-256-1.
+REFERENCE = dict(digits=[3], latent_dim=100, g_layers=[128, 256, 512, 1024], d_layers=[512, 256], g_batchnorm=True,
+                 bn_momentum=0.2, leaky_slope=0.2, d_dropout=0.0, g_ema=0.0, output="tanh", loss="nonsaturating",
+                 g_lr=2e-4, d_lr=2e-4, beta1=0.5, beta2=0.999, batch_size=64, snapshot_every=100_000)
 
 
 def add_parser(sub) -> None:
@@ -38,6 +43,15 @@ def add_parser(sub) -> None:
     lat.add_argument("--repeats", type=int, default=50)
     lat.add_argument("--out", type=Path, default=Path("bench-latent.json"))
     lat.set_defaults(run=cmd_latent)
+    th = bsub.add_parser("throughput", help="trainer images/s against the peer reference loop, and the GEMM bound")
+    th.add_argument("--seconds", type=float, default=15.0, help="timed training seconds per measurement")
+    th.add_argument("--peer", type=Path, default=PEER, help="the peer reference script (run beside ours)")
+    th.add_argument("--out", type=Path, default=Path("bench-throughput.json"))
+    th.set_defaults(run=cmd_throughput)
+    ov = bsub.add_parser("overhead", help="training throughput while a page polls the job, against headless")
+    ov.add_argument("--seconds", type=float, default=20.0)
+    ov.add_argument("--out", type=Path, default=Path("bench-overhead.json"))
+    ov.set_defaults(run=cmd_overhead)
 
 
 def cmd_quality(args) -> int:
@@ -163,3 +177,129 @@ def machine() -> dict:
 
 def _digits(digits: list[int]) -> str:
     return "all" if sorted(digits) == list(range(10)) else ",".join(map(str, digits))
+
+
+# ---- throughput ------------------------------------------------------------------------------
+def cmd_throughput(args) -> int:
+    threads = torch.get_num_threads()
+    gemm = gemm_flops()
+    per_image = flops_per_image(REFERENCE["latent_dim"], REFERENCE["g_layers"], REFERENCE["d_layers"])
+    rows = {}
+    for batch in (64, 256):
+        ips = trainer_images_per_second(dict(REFERENCE, batch_size=batch), args.seconds)
+        rows[f"ours_batch{batch}"] = {"images_per_second": round(ips),
+                                      "gemm_share": round(ips * per_image / gemm, 3)}
+    peer = peer_images_per_second(args.peer, args.seconds) if args.peer.is_file() else None
+    report = {"machine": machine(), "threads": threads, "gemm_gflops": round(gemm / 1e9, 1),
+              "flops_per_image": per_image, "gemm_bound_images_per_second": round(gemm / per_image),
+              "peer_batch64_images_per_second": None if peer is None else round(peer), **rows}
+    if peer:
+        report["ratio_batch64"] = round(rows["ours_batch64"]["images_per_second"] / peer, 2)
+    for key, value in report.items():
+        print(f"{key:<32} {value}")
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def flops_per_image(latent_dim: int, g_layers: list[int], d_layers: list[int]) -> int:
+    """Matrix-multiply FLOPs one real image costs in one trainer step (d_steps = 1), counted from layer sizes:
+    G forward once, backward once (2x); D forward on real and fake, backward with weight gradients (2x each);
+    D forward on the fake again for G's step and backward to its input only (1x)."""
+    g = sum(a * b for a, b in zip([latent_dim, *g_layers], [*g_layers, 784]))
+    d = sum(a * b for a, b in zip([784, *d_layers], [*d_layers, 1]))
+    return 2 * (3 * g + 8 * d)
+
+
+def gemm_flops(size: int = 1024, seconds: float = 2.0) -> float:
+    """The machine's float32 matrix-multiply rate with this process's threads (FLOP/s), from size^3 products."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        n += 1
+    return 2 * size**3 * n / (time.perf_counter() - t0)
+
+
+def trainer_images_per_second(settings: dict, seconds: float) -> float:
+    from .config import GANConfig
+
+    trainer = Trainer(GANConfig.from_dict(settings), data.load())
+    trainer.run(Budget("steps", 30))  # warm-up: allocator, kernels
+    images, start = trainer.images_seen, trainer.seconds
+    trainer.run(Budget("seconds", start + seconds))
+    return (trainer.images_seen - images) / (trainer.seconds - start)
+
+
+def peer_images_per_second(script: Path, seconds: float) -> float:
+    """Run the peer script for about `seconds` (it prints images_per_second at the end) and read its rate."""
+    import re
+    import subprocess
+    import sys
+
+    def run(epochs: int) -> tuple[float, float]:
+        out = subprocess.run([sys.executable, str(script), "--digits", "3", "--epochs", str(epochs)],
+                             capture_output=True, text=True, check=True).stdout
+        m = re.search(r"seconds=([\d.]+) images_per_second=(\d+)", out)
+        return float(m.group(1)), float(m.group(2))
+
+    took, _ = run(1)  # also a warm-up
+    return run(max(1, round(seconds / max(took, 1e-3))))[1]
+
+
+# ---- live-UI overhead -----------------------------------------------------------------------------
+def cmd_overhead(args) -> int:
+    """Train the default preset headless, then while a thread does a watching page's work once a second,
+    with the torch threads the app gives a job (GAN_EXPLORER_* settings, as on the server)."""
+    from .ui.jobs import Limits
+
+    torch.set_num_threads(Limits.from_env().torch_threads)
+    headless, _ = _job_rate(args.seconds, poll=False)
+    polled, poll_ms = _job_rate(args.seconds, poll=True)
+    report = {"machine": machine(), "headless_images_per_second": round(headless),
+              "polled_images_per_second": round(polled), "overhead": round(1 - polled / headless, 4),
+              "page_work_ms_per_poll": round(poll_ms, 1)}
+    for key, value in report.items():
+        print(f"{key:<28} {value}")
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _job_rate(seconds: float, poll: bool) -> tuple[float, float]:
+    import threading
+
+    from . import charts, quality
+    from .losses import LOSSES
+    from .ui.jobs import Job
+
+    cfg = presets.get("default").config(digits=[3])
+    trainer = Trainer(cfg, data.load(), measure=True)
+    job = Job(trainer, Budget("seconds", seconds + 5))
+    worker = threading.Thread(target=trainer.run, args=(job.budget,), daemon=True)
+    worker.start()
+    time.sleep(3)  # past the first reading and warm-up
+    seen, start, wall = trainer.images_seen, trainer.seconds, time.perf_counter()
+    work = []
+    while time.perf_counter() - wall < seconds:
+        t0 = time.perf_counter()
+        if poll:  # what the Train page's live fragment builds each second
+            view = job.view()
+            probabilities = LOSSES[cfg.loss].probabilities
+            figs = [charts.loss_figure(view.history), charts.d_output_figure(view.history, probabilities),
+                    charts.dynamics_figure(view.history)]
+            if view.readings:
+                last, series = view.readings[-1], quality.series(view.readings)
+                figs += [charts.share_figure(series, cfg.digits), charts.fid_figure(series),
+                         charts.class_figure(last.histogram, cfg.digits),
+                         charts.d_histogram_figure(last.d_real.tolist(), last.d_fake.tolist(), True, series)]
+            for fig in figs:
+                fig.to_json()
+            images.grid_png(view.snapshots[-1].images, nrow=8, scale=2)
+            work.append(time.perf_counter() - t0)
+        time.sleep(1.0)
+    rate = (trainer.images_seen - seen) / (trainer.seconds - start)
+    trainer.stop()
+    worker.join()
+    return rate, 1000 * statistics.fmean(work) if work else 0.0

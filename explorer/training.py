@@ -425,7 +425,7 @@ class Trainer:
 def _optimizer(kind: str, net: torch.nn.Module, lr: float, cfg: GANConfig) -> torch.optim.Optimizer:
     params = net.parameters()
     if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
     if kind == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, foreach=True)
     return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, foreach=True)

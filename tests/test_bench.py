@@ -1,0 +1,22 @@
+"""The benchmark's arithmetic and its reference setup (the timings themselves live in `python -m explorer bench`)."""
+
+from explorer import bench
+from explorer.config import GANConfig
+from explorer.nets import build
+
+
+def test_flops_per_image_counts_each_matrix_product_from_the_layer_sizes():
+    # G 2-3-784: 2*3 + 3*784 = 2358 multiply-adds; D 784-4-1: 784*4 + 4 = 3140
+    assert bench.flops_per_image(2, [3], [4]) == 2 * (3 * 2358 + 8 * 3140)
+
+
+def test_the_reference_setup_is_the_peer_scripts_architecture():
+    cfg = GANConfig.from_dict(bench.REFERENCE)
+    G, D = build(cfg)
+    sizes = [m.out_features for m in G.modules() if hasattr(m, "out_features")]
+    assert sizes == [128, 256, 512, 1024, 784] and cfg.latent_dim == 100 and cfg.batch_size == 64
+    assert [m.out_features for m in D.modules() if hasattr(m, "out_features")] == [512, 256, 1]
+
+
+def test_gemm_rate_is_measured_not_assumed():
+    assert 1e8 < bench.gemm_flops(size=128, seconds=0.2) < 1e14
