@@ -348,7 +348,7 @@ def score(images: torch.Tensor, digits, classifier: DigitClassifier | None = Non
     source = source or data_mod.default_source()
     ref = reference(digits, n, source, root, classifier)
     x = _as_float(images).to(_device(classifier))
-    feats = torch.cat([classifier.features(c) for c in x.split(CHUNK)])
+    feats = _features(classifier, x)
     probs = classifier.head(feats).softmax(1).cpu()
     top, read = probs.max(1)
     hist = torch.bincount(read, minlength=10).double() / len(probs)

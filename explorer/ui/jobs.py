@@ -138,6 +138,8 @@ class Job:
         self._thread.start()
 
     def _work(self) -> None:
+        if self._registry is not None:  # OpenMP keeps its thread count per thread: set it in this one too
+            torch.set_num_threads(self._registry.limits.torch_threads)
         try:
             self.trainer.run(self.budget, on_step=self._on_step)
             if self.trainer.status == "collapsed":

@@ -11,6 +11,7 @@ import logging
 import threading
 
 import streamlit as st
+import torch
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -36,12 +37,16 @@ def session_alive(session_id: str) -> bool:
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
     """The process-wide registry; its limits come from the GAN_EXPLORER_* environment variables."""
-    # Meanwhile, load what the quality meter needs, so the first run's first reading does not wait for it.
-    threading.Thread(target=_warm_meter, name="gan-meter-warmup", daemon=True).start()
-    return JobRegistry(Limits.from_env(), is_alive=session_alive)
+    made = JobRegistry(Limits.from_env(), is_alive=session_alive)  # sets torch's thread count for the process
+    # Only then, in the background, load what the quality meter needs, so a first reading need not wait for it.
+    # (Changing torch's thread count while another thread runs torch ops can hang its thread pool for good.)
+    threading.Thread(target=_warm_meter, args=(made.limits.torch_threads,), name="gan-meter-warmup",
+                     daemon=True).start()
+    return made
 
 
-def _warm_meter() -> None:
+def _warm_meter(threads: int) -> None:
+    torch.set_num_threads(threads)  # OpenMP keeps its thread count per thread
     try:
         quality.warm()
     except Exception:  # the meter reports its own errors when a run starts
