@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import statistics
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
 import torch
 
 from . import data, images, latent, presets
+from .config import GANConfig
 from .training import Budget, Trainer
 
 RECOGNISED = 0.95
@@ -223,8 +228,6 @@ def gemm_flops(size: int = 1024, seconds: float = 2.0) -> float:
 
 
 def trainer_images_per_second(settings: dict, seconds: float) -> float:
-    from .config import GANConfig
-
     trainer = Trainer(GANConfig.from_dict(settings), data.load())
     trainer.run(Budget("steps", 30))  # warm-up: allocator, kernels
     images, start = trainer.images_seen, trainer.seconds
@@ -234,10 +237,6 @@ def trainer_images_per_second(settings: dict, seconds: float) -> float:
 
 def peer_images_per_second(script: Path, seconds: float) -> float:
     """Run the peer script for about `seconds` (it prints images_per_second at the end) and read its rate."""
-    import re
-    import subprocess
-    import sys
-
     def run(epochs: int) -> tuple[float, float]:
         out = subprocess.run([sys.executable, str(script), "--digits", "3", "--epochs", str(epochs)],
                              capture_output=True, text=True, check=True).stdout
@@ -268,8 +267,6 @@ def cmd_overhead(args) -> int:
 
 
 def _job_rate(seconds: float, poll: bool) -> tuple[float, float]:
-    import threading
-
     from . import charts, quality
     from .losses import LOSSES
     from .ui.jobs import Job

@@ -36,8 +36,8 @@ COLLAPSE_VARIETY = 0.35  # samples' pixel spread below this share of real images
 class Reading:
     step: int
     seconds: float  # training time at the reading
-    share: float  # fraction read as one of the chosen digits with probability >= metrics.SURE
-    histogram: list[float]  # fraction read as each digit 0..9 with probability >= metrics.SURE (the rest: unsure)
+    share: float  # fraction recognised as one of the chosen digits (metrics.Quality.recognised)
+    histogram: list[float]  # fraction recognised as each digit 0..9 (the rest: unsure)
     fid: float
     fid_floor: float  # the same distance for real images at the same sample count
     variety: float  # pixel spread of the samples / pixel spread of real images (1: as varied as real)
@@ -76,12 +76,11 @@ class Meter:
         self.labels = None
         if cfg.conditional:  # the chosen digits in equal shares
             self.labels = torch.tensor(cfg.digits, device=device).repeat(samples // len(cfg.digits) + 1)[:samples]
-        real = data.images[torch.isin(data.labels, torch.tensor(cfg.digits))]
-        pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(cfg.seed + 3))[:samples]
-        real_labels = data.labels[torch.isin(data.labels, torch.tensor(cfg.digits))][pick]
-        self.real = scale(real[pick], cfg.output).to(device)
-        self.real_labels = real_labels.to(device) if cfg.conditional else None
-        self.real_spread = max(pixel_spread(real[pick]), 1e-6)
+        chosen = torch.nonzero(torch.isin(data.labels, torch.tensor(cfg.digits))).flatten()
+        pick = chosen[torch.randperm(len(chosen), generator=torch.Generator().manual_seed(cfg.seed + 3))[:samples]]
+        self.real = scale(data.images[pick], cfg.output).to(device)
+        self.real_labels = data.labels[pick].to(device) if cfg.conditional else None
+        self.real_spread = max(pixel_spread(data.images[pick]), 1e-6)
         self.readings: list[Reading] = []
         self.cost = 0.0  # seconds the last reading took
         self._next = 0.0

@@ -142,7 +142,6 @@ class Trainer:
         self.epoch = 0
         self.status, self.reason = "ready", ""
         self.history = History(max_points)
-        self.readings: list[Reading] = []
         self.snapshots: list[Snapshot] = []
         self.max_snapshots = max_snapshots
         self.last_good = self._weights()
@@ -370,12 +369,10 @@ class Trainer:
         return self.status
 
     def _read_quality(self) -> Reading:
-        # Outside the lock: only this (worker) thread changes the weights; readers copy the list under it.
-        reading = self.meter.read(self.generator, self.D, self.cfg, self.step_count, self.seconds,
-                                  self.loss.probabilities)
-        with self._lock:
-            self.readings = list(self.meter.readings)
-        return reading
+        # Outside the lock: only this (worker) thread changes the weights, and the meter only appends to its
+        # list or swaps in a new one, so `state()` can copy it at any time.
+        return self.meter.read(self.generator, self.D, self.cfg, self.step_count, self.seconds,
+                               self.loss.probabilities)
 
     def pause(self) -> None:
         self._running.clear()
@@ -413,7 +410,7 @@ class Trainer:
                 history=self.history.columns() if with_history else {},
                 snapshots=list(self.snapshots),
                 settings={k: getattr(self.cfg, k) for k in LIVE_SETTINGS},
-                readings=list(self.readings),
+                readings=list(self.meter.readings) if self.meter is not None else [],
             )
 
     def final_metrics(self) -> dict[str, float]:

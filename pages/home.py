@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from explorer.lessons import LESSONS
 from explorer.losses import LOSSES
-from explorer.ui import shell, visuals
+from explorer.ui import shell, teach, visuals
 from explorer.ui.share import QUICK_STARTS
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
@@ -39,13 +38,10 @@ st.page_link("pages/latent.py", label="Or explore a model trained earlier: the d
 st.subheader("Lessons: why GANs fail")
 st.markdown("Each lesson makes a GAN fail in one known way, on purpose, in a minute or two: the Train page "
             "says what to watch for on its charts, and offers the fix.")
-for col, lesson in zip(st.columns(len(LESSONS)), LESSONS.values()):
-    with col.container(border=True):
-        st.markdown(f"**{lesson.title}**")
-        st.caption(lesson.summary)
-        if st.button("Run it", key=f"home_lesson_{lesson.name}"):
-            st.session_state.quick_start = True
-            st.switch_page("pages/train.py", query_params=lesson.params())
+lesson = teach.cards("Run it", "home_lesson_")
+if lesson is not None:
+    st.session_state.quick_start = True
+    st.switch_page("pages/train.py", query_params=lesson.params())
 
 st.subheader("The losses")
 st.markdown("The loss decides how D is scored and what G aims for. Same game, different rules:")

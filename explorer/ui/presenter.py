@@ -19,14 +19,17 @@ def sync_with_url() -> None:
     flag = st.query_params.get(FLAG)
     if flag is not None and st.session_state.get("present_flag_seen") != flag:
         st.session_state.present_flag_seen = flag
-        st.session_state[KEY] = flag.strip().lower() in ON
+        st.session_state[KEY] = _on(flag)
 
 
 def sidebar_state() -> str:
     """For st.set_page_config: a page opened in presenter mode starts with the sidebar collapsed."""
     flag = st.query_params.get(FLAG)
-    on = flag.strip().lower() in ON if flag is not None else active()
-    return "collapsed" if on else "auto"
+    return "collapsed" if (_on(flag) if flag is not None else active()) else "auto"
+
+
+def _on(flag: str) -> bool:
+    return flag.strip().lower() in ON
 
 
 def active() -> bool:

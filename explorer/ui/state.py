@@ -38,8 +38,8 @@ def session_alive(session_id: str) -> bool:
 def registry() -> JobRegistry:
     """The process-wide registry; its limits come from the GAN_EXPLORER_* environment variables."""
     made = JobRegistry(Limits.from_env(), is_alive=session_alive)  # sets torch's thread count for the process
-    # Only then, in the background, load what the quality meter needs, so a first reading need not wait for it.
-    # (Changing torch's thread count while another thread runs torch ops can hang its thread pool for good.)
+    # Only then, in the background, load what the quality meter needs, so a first reading need not wait for it:
+    # no thread should run torch ops while the thread count changes.
     threading.Thread(target=_warm_meter, args=(made.limits.torch_threads,), name="gan-meter-warmup",
                      daemon=True).start()
     return made

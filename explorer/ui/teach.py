@@ -21,14 +21,21 @@ def picker(active: bool) -> None:
     """One card per lesson, each with a button that loads and starts it."""
     st.caption("Each lesson makes a GAN fail in one known way on purpose, in a minute or two. Run it, watch "
                "the charts, then try the fix.")
-    cols = st.columns(len(lessons.LESSONS))
-    for col, lesson in zip(cols, lessons.LESSONS.values()):
+    cards("Run this lesson", "lesson_", disabled=active, help="Stop the current run first." if active else None,
+          on_click=lambda lesson: load(lesson, lesson.config()))
+
+
+def cards(label: str, key: str, on_click=None, **button) -> lessons.Lesson | None:
+    """One card per lesson (title, summary, a button); the lesson whose button was pressed, if any."""
+    picked = None
+    for col, lesson in zip(st.columns(len(lessons.LESSONS)), lessons.LESSONS.values()):
         with col.container(border=True):
             st.markdown(f"**{lesson.title}**")
             st.caption(lesson.summary)
-            st.button("Run this lesson", key=f"lesson_{lesson.name}", disabled=active, width="stretch",
-                      help="Stop the current run first." if active else None, on_click=load,
-                      args=(lesson, lesson.config()))
+            if st.button(label, key=f"{key}{lesson.name}", width="stretch", on_click=on_click,
+                         args=(lesson,) if on_click else None, **button):
+                picked = lesson
+    return picked
 
 
 def load(lesson: lessons.Lesson, cfg: GANConfig, fix_of: str = "") -> None:
