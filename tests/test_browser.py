@@ -14,6 +14,7 @@ import time
 
 import pytest
 from browser_support import assert_no_exception, output_dir, screenshot, wait_for_app, wait_until
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +58,10 @@ STATUS = re.compile(r"Status:\s*(running|paused|finished|stopped|diverged|collap
 def status_line(page) -> str:
     """The live view's status line ("Run 1 · Status: running"), or "" while it is not on the page."""
     line = page.get_by_test_id("stMain").locator("p").filter(has_text="Status:")
-    return line.first.inner_text().strip() if line.count() else ""
+    try:  # the line can go between count() and inner_text() (Reset removes it): then it is gone
+        return line.first.inner_text(timeout=2_000).strip() if line.count() else ""
+    except PlaywrightTimeout:
+        return ""
 
 
 def status(page) -> str:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from browser_support import assert_no_exception, output_dir, screenshot, wait_for_app, wait_until
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from explorer import lessons
 
@@ -30,8 +31,10 @@ def caption(page) -> str:
     """The live "what is happening now" caption, normal (**Now: ...**) or in presenter mode (a heading)."""
     main = page.get_by_test_id("stMain")
     now = main.locator("p").filter(has_text="Now:")
-    if now.count():
-        return now.first.inner_text()
+    if now.count():  # it can go before it is read, as the live view redraws
+        with contextlib.suppress(PlaywrightTimeout):
+            return now.first.inner_text(timeout=2_000)
+        return ""
     heads = [h.inner_text() for h in main.locator("h1").all()]
     return next((h for h in heads if any(h.startswith(v) for v in HEADLINES.values())), "")
 
