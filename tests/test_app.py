@@ -206,8 +206,10 @@ def test_pause_resume_stop_and_reset_from_the_page():
     rerun_until(at, "running")
     button(at, "Pause").click().run()
     rerun_until(at, "paused")
+    assert button(at, "Pause").disabled and not button(at, "Resume").disabled
     button(at, "Resume").click().run()
     rerun_until(at, "running")
+    assert not button(at, "Pause").disabled and button(at, "Resume").disabled
     wait_for_steps(at)
     button(at, "Stop").click().run()
     rerun_until(at, "stopped")

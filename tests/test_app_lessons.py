@@ -23,7 +23,8 @@ def test_the_quality_meter_charts_a_tiny_run():
     assert {"chart_share", "chart_fid", "chart_classes", "chart_dhist"} <= chart_keys(at)
     readings = at.session_state["job"].view().readings
     assert readings[0].step == 0 and readings[-1].step == 30
-    assert not any(m.value.startswith("**Now:") for m in at.markdown)  # the caption is for live runs
+    captions = [m.value for m in at.markdown if m.value.startswith(("**Now:", "**At the end:"))]
+    assert len(captions) == 1 and captions[0].startswith("**At the end:")  # what the run did as it ended
     run = at.session_state["current_run"]
     assert run.readings and run.meta["quality"]["step"] == 30
 

@@ -87,16 +87,14 @@ def button(page, label: str):
 
 
 def settle_controls(page, label: str, timeout: float = 15.0) -> None:
-    """Wait until the Pause/Resume slot holds only the `label` button.
+    """Wait until the live control `label` (Pause or Resume) is there once and enabled."""
+    def enabled() -> bool:
+        try:  # the button can be redrawn between count() and is_enabled(): then ask again
+            return button(page, label).count() == 1 and button(page, label).is_enabled(timeout=2_000)
+        except PlaywrightTimeout:
+            return False
 
-    The app's Pause/Resume button changes identity with its label, so for a moment after each click the rerun
-    shows the new button above the old (stale) one; the taller row shifts Stop and Reset by ~28 px and a click
-    landing then is lost (pointerdown on the button, pointerup beside it). Clicking only once the slot is single
-    again keeps the test deterministic.
-    """
-    other = "Resume" if label == "Pause" else "Pause"
-    wait_until(lambda: button(page, label).count() == 1 and button(page, other).count() == 0, timeout,
-               f"the live controls to show only {label!r}")
+    wait_until(enabled, timeout, f"the {label!r} button to be enabled")
 
 
 def loss_chart(page) -> dict | None:

@@ -1,13 +1,15 @@
 """Real-browser test of the failure-mode lessons: each one, run from its link, reaches its key moment.
 
 For every lesson, headless Chromium opens `/train?lesson=NAME`, starts it, and waits until the live caption
-("Now: ...") names the lesson's failure (or, for the healthy baseline, health). It screenshots that moment as
-lesson-NAME.png (the healthy one in presenter mode, switched on from the sidebar) and stops the run.
+("Now: ...", or "At the end: ..." when the trainer's guard ended the run) names the lesson's failure (or, for
+the healthy baseline, health). It screenshots that moment as lesson-NAME.png (the healthy one in presenter
+mode, switched on from the sidebar) and stops the run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 
 import pytest
@@ -28,9 +30,9 @@ JS_CHARTS_DRAWN = """() => Array.from(document.querySelectorAll('[data-testid="s
 
 
 def caption(page) -> str:
-    """The live "what is happening now" caption, normal (**Now: ...**) or in presenter mode (a heading)."""
+    """The "what is happening now" caption, normal (**Now: ...**, **At the end: ...**) or presenter (a heading)."""
     main = page.get_by_test_id("stMain")
-    now = main.locator("p").filter(has_text="Now:")
+    now = main.locator("p").filter(has_text=re.compile(r"^(Now|At the end):"))
     if now.count():  # it can go before it is read, as the live view redraws
         with contextlib.suppress(PlaywrightTimeout):
             return now.first.inner_text(timeout=2_000)

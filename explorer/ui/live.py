@@ -63,13 +63,15 @@ def _live(polling: bool) -> None:
 
 def _controls(job: Job, view: JobView) -> None:
     status = view.status_text
-    b1, b2, b3, text = st.columns([1, 1, 1, 5], vertical_alignment="center")
-    if b1.button("Resume" if view.status == "paused" else "Pause", disabled=view.done or view.status == "queued",
-                 width="stretch", key="live_pause"):
-        if view.status == "paused":
-            job.resume()
-        else:
-            job.pause()
+    # Pause and Resume are two buttons, not one whose label flips: a widget that changes identity mid-rerun
+    # can linger as a stale copy beside the new one, and a click on the shifted row is lost.
+    b0, b1, b2, b3, text = st.columns([1, 1, 1, 1, 4], vertical_alignment="center")
+    paused = view.status == "paused"
+    if b0.button("Pause", disabled=view.done or paused or view.status == "queued", width="stretch"):
+        job.pause()
+        st.rerun()
+    if b1.button("Resume", disabled=not paused, width="stretch"):
+        job.resume()
         st.rerun()
     if b2.button("Stop", disabled=view.done, width="stretch"):
         job.stop()

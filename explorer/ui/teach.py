@@ -101,13 +101,18 @@ def _show(value) -> str:
 
 
 def now(job: Job, view: JobView) -> None:
-    """The "what is happening now" caption: large in presenter mode."""
-    if view.done or view.status == "queued":
+    """The "what is happening now" caption: large in presenter mode.
+
+    Once the run is over it stays, as what the run was doing at its end: a run that the trainer's guard stops
+    (divergence, collapse) ends right at the moment a class came to see.
+    """
+    if view.status == "queued":
         return
     d = lessons.diagnose(view.history, view.readings, job.trainer.cfg.digits,
                          view.settings.get("loss", job.trainer.cfg.loss))
+    when = "At the end" if view.done else "Now"
     if presenter.active():
         st.markdown(f"# {d.headline}")
-        st.markdown(f"### {d.detail}")
+        st.markdown(f"### {when}: {d.detail}")
     else:
-        st.markdown(f"**Now: {d.headline}.** {d.detail}")
+        st.markdown(f"**{when}: {d.headline}.** {d.detail}")
