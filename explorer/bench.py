@@ -7,6 +7,7 @@ the clock counts training only, not the scoring in between.
 
 from __future__ import annotations
 
+import gc
 import json
 import platform
 import re
@@ -55,6 +56,9 @@ def add_parser(sub) -> None:
     th.set_defaults(run=cmd_throughput)
     ov = bsub.add_parser("overhead", help="training throughput while a page polls the job, against headless")
     ov.add_argument("--seconds", type=float, default=20.0)
+    ov.add_argument("--post-script-gc", choices=["config", "on", "off"], default="config",
+                    help="end each poll with Streamlit's full garbage collection: as .streamlit/config.toml says "
+                         "(runner.postScriptGC), or force it on or off to compare")
     ov.add_argument("--out", type=Path, default=Path("bench-overhead.json"))
     ov.set_defaults(run=cmd_overhead)
 
@@ -251,14 +255,15 @@ def peer_images_per_second(script: Path, seconds: float) -> float:
 def cmd_overhead(args) -> int:
     """Train the default preset headless, then while a thread does a watching page's work once a second,
     with the torch threads the app gives a job (GAN_EXPLORER_* settings, as on the server)."""
-    from .ui.jobs import Limits
+    from .ui.jobs import Limits, tune_process
 
-    torch.set_num_threads(Limits.from_env().torch_threads)
+    tune_process(Limits.from_env())
+    collect = _post_script_gc(args.post_script_gc)
     headless, _ = _job_rate(args.seconds, poll=False)
-    polled, poll_ms = _job_rate(args.seconds, poll=True)
+    polled, poll_ms = _job_rate(args.seconds, poll=True, collect=collect)
     report = {"machine": machine(), "headless_images_per_second": round(headless),
               "polled_images_per_second": round(polled), "overhead": round(1 - polled / headless, 4),
-              "page_work_ms_per_poll": round(poll_ms, 1)}
+              "page_work_ms_per_poll": round(poll_ms, 1), "post_script_gc": collect}
     for key, value in report.items():
         print(f"{key:<28} {value}")
     args.out.write_text(json.dumps(report, indent=2))
@@ -266,7 +271,16 @@ def cmd_overhead(args) -> int:
     return 0
 
 
-def _job_rate(seconds: float, poll: bool) -> tuple[float, float]:
+def _post_script_gc(choice: str) -> bool:
+    """Whether the server ends each script run with gc.collect(2), as Streamlit's runner.postScriptGC does."""
+    if choice != "config":
+        return choice == "on"
+    from streamlit import config as st_config
+
+    return bool(st_config.get_option("runner.postScriptGC"))  # reads ./.streamlit/config.toml
+
+
+def _job_rate(seconds: float, poll: bool, collect: bool = False) -> tuple[float, float]:
     from . import charts, quality
     from .losses import LOSSES
     from .ui.jobs import Job
@@ -278,7 +292,7 @@ def _job_rate(seconds: float, poll: bool) -> tuple[float, float]:
     worker.start()
     time.sleep(3)  # past the first reading and warm-up
     seen, start, wall = trainer.images_seen, trainer.seconds, time.perf_counter()
-    work = []
+    work, shown = [], None
     while time.perf_counter() - wall < seconds:
         t0 = time.perf_counter()
         if poll:  # what the Train page's live fragment builds each second
@@ -293,7 +307,11 @@ def _job_rate(seconds: float, poll: bool) -> tuple[float, float]:
                          charts.d_histogram_figure(last.d_real.tolist(), last.d_fake.tolist(), True, series)]
             for fig in figs:
                 fig.to_json()
-            images.grid_png(view.snapshots[-1].images, nrow=8, scale=2)
+            if view.snapshots[-1].step != shown:  # the page encodes each snapshot once
+                shown = view.snapshots[-1].step
+                images.grid_png(view.snapshots[-1].images, nrow=8, scale=2)
+            if collect:
+                gc.collect(2)
             work.append(time.perf_counter() - t0)
         time.sleep(1.0)
     rate = (trainer.images_seen - seen) / (trainer.seconds - start)

@@ -11,7 +11,7 @@ import math
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-MAX_POINTS = 2000
+MAX_POINTS = 600  # a live chart is about 600 px wide: more points cost the page time (and JSON) and show nothing
 G_COLOR, D_COLOR, REAL_COLOR = "#1f77b4", "#d62728", "#2ca02c"
 DIGIT_COLORS = qualitative.T10  # ten distinct colours, one per digit
 HEIGHT = 340

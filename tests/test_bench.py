@@ -20,3 +20,10 @@ def test_the_reference_setup_is_the_peer_scripts_architecture():
 
 def test_gemm_rate_is_measured_not_assumed():
     assert 1e8 < bench.gemm_flops(size=128, seconds=0.2) < 1e14
+
+
+def test_the_app_turns_off_streamlits_garbage_collection_after_each_script_run():
+    # Streamlit's own config reader, from the repository root as `streamlit run` uses it. With it on, each
+    # page poll held the GIL for a full collection (0.4 s with torch loaded) and training starved.
+    assert bench._post_script_gc("config") is False
+    assert bench._post_script_gc("on") is True and bench._post_script_gc("off") is False

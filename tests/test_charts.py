@@ -1,4 +1,4 @@
-"""The Plotly figures: right traces, the equilibrium line only for probabilities, at most ~2000 points a trace."""
+"""The Plotly figures: right traces, the equilibrium line only for probabilities, at most MAX_POINTS points a trace."""
 
 import math
 

@@ -1,10 +1,13 @@
 """The job registry without Streamlit: the cap, the queue, the run-time limit, session end, threads."""
 
+import sys
+
 import pytest
 import torch
 
 from explorer import data
 from explorer.training import Budget, Trainer
+from explorer.ui import jobs
 from explorer.ui.jobs import Job, JobRegistry, Limits
 from tiny import tiny
 
@@ -26,9 +29,10 @@ class Clock:
 
 @pytest.fixture
 def threads():
-    before = torch.get_num_threads()
+    before, switch = torch.get_num_threads(), sys.getswitchinterval()
     yield
     torch.set_num_threads(before)
+    sys.setswitchinterval(switch)
 
 
 def job(digits, budget=FOREVER, session="s", clock=None, **cfg):
@@ -55,9 +59,11 @@ def test_limits_default_from_the_cores_and_env():
         Limits.from_env({"GAN_EXPLORER_MAX_JOBS": "0"}, cores=2)
 
 
-def test_the_registry_sets_torch_threads_for_the_process(threads):
+def test_the_registry_sets_torch_threads_and_the_gil_switch_for_the_process(threads):
+    sys.setswitchinterval(0.005)
     JobRegistry(Limits(max_jobs=1, torch_threads=1), watch_every=None)
     assert torch.get_num_threads() == 1
+    assert sys.getswitchinterval() == pytest.approx(jobs.GIL_SWITCH_SECONDS) and jobs.GIL_SWITCH_SECONDS < 0.005
 
 
 def test_a_job_over_the_cap_waits_in_line_and_starts_when_a_slot_frees(digits):

@@ -20,6 +20,7 @@ import collections
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ import torch
 from ..training import Budget, Trainer
 
 log = logging.getLogger(__name__)
+GIL_SWITCH_SECONDS = 0.0005
 TERMINAL = ("finished", "stopped", "diverged", "collapsed", "failed")
 
 
@@ -57,6 +59,16 @@ class Limits:
                    max_run_seconds=_env_number(env, "GAN_EXPLORER_MAX_RUN_SECONDS", 1800.0, float, 1.0),
                    session_grace=_env_number(env, "GAN_EXPLORER_SESSION_GRACE", 30.0, float, 0.0),
                    torch_threads=_env_number(env, "GAN_EXPLORER_TORCH_THREADS", threads, int, 1))
+
+
+def tune_process(limits: Limits) -> None:
+    """Process-wide settings for training beside a web server: torch's pool size, which every job (and page)
+    shares, and the GIL's switch interval.
+
+    Why the switch interval: each torch op lets go of the GIL and must then win it back. While a page's script
+    runs, a training thread used to wait a whole interval (5 ms by default) after every op of its step."""
+    torch.set_num_threads(limits.torch_threads)
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
 
 
 def default_threads(cores: int, max_jobs: int) -> int:
@@ -271,8 +283,8 @@ class JobRegistry:
         self.queue: list[Job] = []
         self._gone_since: dict[int, float] = {}
         self._lock = threading.RLock()
-        if set_threads:  # process-wide: every job (and page) shares this pool size
-            torch.set_num_threads(limits.torch_threads)
+        if set_threads:
+            tune_process(limits)
         self._watchdog = None
         if watch_every:
             self._stop_watching = threading.Event()
