@@ -28,6 +28,7 @@ COLUMNS = ("step", "epoch", "images", "seconds", *METRICS, "g_lr", "d_lr")
 LIVE_SETTINGS = ("g_lr", "d_lr", "loss", "d_steps")
 SNAPSHOT_SAMPLES = 64
 COLLAPSE_STD = 0.02  # pixel std (0..1) across the fixed batch below which samples are all alike
+COLLAPSE_WARMUP = 2000  # steps before alike samples count as a collapse (see Trainer._check_collapse)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -283,10 +284,14 @@ class Trainer:
         self._check_collapse(images)
 
     def _check_collapse(self, images: torch.Tensor) -> None:
-        """Mode collapse: the whole fixed batch shows (nearly) one image for three snapshots."""
+        """Mode collapse: the whole fixed batch shows (nearly) one image for three snapshots.
+
+        Why the warm-up: a young G often draws one blob for every z before it learns to use z at all (the
+        minimal-tf preset does for its first ~1,000 steps, then reaches 90% recognised), so alike samples
+        count only from COLLAPSE_WARMUP steps on."""
         spread = to_uint8(images, self.cfg.output).float().div(255).std(dim=0).mean().item()
         self._low_diversity = self._low_diversity + 1 if spread < COLLAPSE_STD else 0
-        if self._low_diversity >= 3 and self.step_count > 0:
+        if self._low_diversity >= 3 and self.step_count >= COLLAPSE_WARMUP:
             self.status = "collapsed"
             self.reason = (f"Mode collapse at step {self.step_count}: every sample of the fixed batch looks "
                            f"the same (pixel spread {spread:.3f}). The generator found one image that fools "

@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from explorer import data
+from explorer import data, training
 from explorer.config import ConfigError
 from explorer.training import Budget, History, Trainer
 from tiny import tiny
@@ -162,3 +162,22 @@ def test_weight_average_is_what_people_see_and_keep(digits):
     z = torch.randn(4, trainer.cfg.latent_dim)
     ck = checkpoints.load(checkpoints.to_bytes(trainer.cfg, trainer.generator))
     assert torch.equal(latent.generate(ck.G, ck.cfg, z), latent.generate(trainer.generator, trainer.cfg, z))
+
+
+def test_alike_samples_are_a_collapse_only_after_the_warm_up(digits):
+    def trainer_at(step: int) -> Trainer:
+        t = Trainer(tiny(output="sigmoid"), digits)
+        t.step_count = step
+        return t
+
+    alike, varied = torch.full((64, 784), 0.5), torch.rand(64, 784, generator=torch.Generator().manual_seed(0))
+    young = trainer_at(300)  # a young G drawing one blob for every z: it has not learned to use z yet
+    for _ in range(5):
+        young._check_collapse(alike)
+    assert young.status != "collapsed"
+    grown = trainer_at(training.COLLAPSE_WARMUP)
+    for images in (alike, alike, varied, alike, alike):  # variety in between: no three alike in a row
+        grown._check_collapse(images)
+    assert grown.status != "collapsed"
+    grown._check_collapse(alike)
+    assert grown.status == "collapsed" and f"Mode collapse at step {training.COLLAPSE_WARMUP}:" in grown.reason
