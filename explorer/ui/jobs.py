@@ -165,9 +165,9 @@ class Job:
     def _finish(self) -> None:
         self._saved.clear()  # the collapse guard's weight copies are no longer needed
         self.ended = self.clock()
-        self._done.set()
-        if self._registry is not None:
+        if self._registry is not None:  # free the slot first: whoever waits on done may count slots
             self._registry._release(self)
+        self._done.set()
 
     def _on_step(self, metrics: dict) -> None:
         """Runs in the worker thread: keep the weights at each snapshot, to undo a mode collapse."""
