@@ -33,8 +33,9 @@ REFERENCE = dict(digits=[3], latent_dim=100, g_layers=[128, 256, 512, 1024], d_l
 
 
 def add_parser(sub) -> None:
-    b = sub.add_parser("bench", help="measure speed and quality targets on this machine")
-    bsub = b.add_subparsers(dest="bench", required=True)
+    b = sub.add_parser("bench", help="measure speed and quality targets on this machine (no subcommand: all four)")
+    bsub = b.add_subparsers(dest="bench")
+    b.set_defaults(run=lambda args: cmd_all(bsub.choices))
     q = bsub.add_parser("quality", help="time to recognisable digits and Frechet distance vs the real floor")
     q.add_argument("--presets", default="default", help="comma list of presets, or 'all'")
     q.add_argument("--digits", default="3;0,1,2,3,4,5,6,7,8,9",
@@ -61,6 +62,24 @@ def add_parser(sub) -> None:
                          "(runner.postScriptGC), or force it on or off to compare")
     ov.add_argument("--out", type=Path, default=Path("bench-overhead.json"))
     ov.set_defaults(run=cmd_overhead)
+
+
+# What a bare `bench` runs, in order, with the arguments each gets (the rest are its defaults).
+ALL = (("throughput", []), ("quality", ["--presets", "all", "--digits", "3"]), ("overhead", []), ("latent", []))
+
+
+def cmd_all(parsers: dict, out: Path = Path("bench.json")) -> int:
+    """Every benchmark in one run on this machine; each prints its table, and all go into one JSON."""
+    report = {}
+    for name, argv in ALL:
+        args = parsers[name].parse_args(argv)
+        print(f"== bench {name} ==", flush=True)
+        if args.run(args) != 0:
+            return 1
+        report[name] = json.loads(args.out.read_text())
+    out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {out}")
+    return 0
 
 
 def cmd_quality(args) -> int:

@@ -154,8 +154,9 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
                   "instead of jumping over it."),
         watch=("Each Adam step moves the weights so far that the game never settles. **Loss**: wild swings, "
                "then G's loss shoots up by orders of magnitude. **Gradient norms** explode (log scale). "
-               "**Samples** flicker, then turn to static; the recognised share stays at 0. Why: a step that big "
-               "overshoots every slope, and each network's overshoot throws the other off course."),
+               "**Samples** flicker, then turn to static; the recognised share, if it rises at first, falls to 0 "
+               "and stays there. Why: a step that big overshoots every slope, and each network's overshoot throws "
+               "the other off course."),
     ),
     Lesson(
         "small-g", "Generator too small", "G with no hidden layer: it can only blend fixed pictures.",

@@ -27,3 +27,20 @@ def test_the_app_turns_off_streamlits_garbage_collection_after_each_script_run()
     # page poll held the GIL for a full collection (0.4 s with torch loaded) and training starved.
     assert bench._post_script_gc("config") is False
     assert bench._post_script_gc("on") is True and bench._post_script_gc("off") is False
+
+
+def test_a_bare_bench_runs_each_benchmark_and_gathers_their_json(monkeypatch, tmp_path, capsys):
+    import json
+
+    from explorer.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bench, "ALL", (("latent", ["--repeats", "1", "--out", "lat.json"]),
+                                       ("throughput", ["--seconds", "0.3", "--peer", "missing.py"])))
+    assert main(["bench"]) == 0
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert set(report) == {"latent", "throughput"} and report["latent"]["demo"] == "three"
+    assert report["throughput"]["peer_batch64_images_per_second"] is None  # no peer script: no made-up figure
+    assert report["throughput"]["ours_batch64"]["images_per_second"] > 0
+    out = capsys.readouterr().out
+    assert "== bench latent ==" in out and "wrote bench.json" in out
