@@ -145,7 +145,10 @@ class Trainer:
         self.history = History(max_points)
         self.snapshots: list[Snapshot] = []
         self.max_snapshots = max_snapshots
-        self.last_good = self._weights()
+        # (step, weights) at the newest finite snapshot, for a divergence, and at the newest snapshot whose
+        # samples still varied, for a collapse. Both roll back inside the trainer, so its status says it all.
+        self.last_good: tuple[int, dict] = (0, self._weights())
+        self.last_varied: tuple[int, dict] | None = None
         self._low_diversity = 0
         self._lock = threading.RLock()
         self._pending: dict = {}
@@ -277,32 +280,41 @@ class Trainer:
         images = self.sample_fixed()
         if not torch.isfinite(images).all():
             return
-        self.last_good = self._weights()
+        weights = self._weights()
+        self.last_good = (self.step_count, weights)
         self.snapshots.append(Snapshot(self.step_count, to_uint8(images, self.cfg.output).reshape(-1, 28, 28).cpu()))
         if len(self.snapshots) > self.max_snapshots:  # thin the middle, keep the first and the newest
             self.snapshots = self.snapshots[:-1:2] + self.snapshots[-1:]
-        self._check_collapse(images)
+        self._check_collapse(images, weights)
 
-    def _check_collapse(self, images: torch.Tensor) -> None:
+    def _check_collapse(self, images: torch.Tensor, weights: dict) -> None:
         """Mode collapse: the whole fixed batch shows (nearly) one image for three snapshots.
 
         Why the warm-up: a young G often draws one blob for every z before it learns to use z at all (the
         minimal-tf preset does for its first ~1,000 steps, then reaches 90% recognised), so alike samples
         count only from COLLAPSE_WARMUP steps on."""
         spread = to_uint8(images, self.cfg.output).float().div(255).std(dim=0).mean().item()
-        self._low_diversity = self._low_diversity + 1 if spread < COLLAPSE_STD else 0
+        if spread >= COLLAPSE_STD:
+            self._low_diversity, self.last_varied = 0, (self.step_count, weights)
+            return
+        self._low_diversity += 1
         if self._low_diversity >= 3 and self.step_count >= COLLAPSE_WARMUP:
             self.status = "collapsed"
+            kept = ""
+            if self.last_varied is not None:
+                step, varied = self.last_varied
+                self._load_weights(varied)
+                kept = f" The model kept is the one from step {step}, before the collapse."
             self.reason = (f"Mode collapse at step {self.step_count}: every sample of the fixed batch looks "
                            f"the same (pixel spread {spread:.3f}). The generator found one image that fools "
-                           f"D and stopped exploring. Try a lower generator learning rate, more D steps, "
+                           f"D and stopped exploring.{kept} Try a lower generator learning rate, more D steps, "
                            f"or the WGAN-GP loss.")
             self._stop.set()
 
     def _diverged(self, metrics: dict) -> None:
         bad = ", ".join(k for k in METRICS if not math.isfinite(metrics[k]))
-        good_step = self.snapshots[-1].step if self.snapshots else 0
-        self._load_weights(self.last_good)
+        good_step, weights = self.last_good
+        self._load_weights(weights)
         self.status = "diverged"
         self.reason = (f"Training diverged at step {self.step_count}: {bad} became NaN or infinite. "
                        f"The model was rolled back to step {good_step}, its last good state. "

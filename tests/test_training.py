@@ -164,20 +164,29 @@ def test_weight_average_is_what_people_see_and_keep(digits):
     assert torch.equal(latent.generate(ck.G, ck.cfg, z), latent.generate(trainer.generator, trainer.cfg, z))
 
 
-def test_alike_samples_are_a_collapse_only_after_the_warm_up(digits):
+def test_alike_samples_are_a_collapse_only_after_the_warm_up_and_the_varied_model_is_kept(digits):
     def trainer_at(step: int) -> Trainer:
         t = Trainer(tiny(output="sigmoid"), digits)
         t.step_count = step
         return t
 
+    def check(t: Trainer, images: torch.Tensor) -> None:
+        t._check_collapse(images, t._weights())
+
     alike, varied = torch.full((64, 784), 0.5), torch.rand(64, 784, generator=torch.Generator().manual_seed(0))
     young = trainer_at(300)  # a young G drawing one blob for every z: it has not learned to use z yet
     for _ in range(5):
-        young._check_collapse(alike)
+        check(young, alike)
     assert young.status != "collapsed"
     grown = trainer_at(training.COLLAPSE_WARMUP)
     for images in (alike, alike, varied, alike, alike):  # variety in between: no three alike in a row
-        grown._check_collapse(images)
+        check(grown, images)
     assert grown.status != "collapsed"
-    grown._check_collapse(alike)
+    kept = {k: v.clone() for k, v in grown.last_varied[1]["G"].items()}
+    with torch.no_grad():
+        for p in grown.G.parameters():  # what G has become since: the collapsed model
+            p.add_(1.0)
+    check(grown, alike)
     assert grown.status == "collapsed" and f"Mode collapse at step {training.COLLAPSE_WARMUP}:" in grown.reason
+    assert f"the one from step {training.COLLAPSE_WARMUP}, before the collapse" in grown.reason
+    assert all(torch.equal(v, kept[k]) for k, v in grown.G.state_dict().items())

@@ -163,19 +163,18 @@ def test_an_engine_error_fails_the_job_and_frees_its_slot(digits):
     assert reg.stats()["running"] == 0
 
 
-def test_after_a_collapse_the_model_from_before_it_is_kept(digits):
-    j = job(digits, snapshot_every=5)
-    j.trainer.run(Budget("steps", 20), on_step=j._on_step)
-    assert [step for step, _ in j._saved] == [5, 10, 15, 20]
-    before = j._saved[0][1]["G"]
-    j._keep_pre_collapse()
-    assert j.kept_step == 5
-    assert all(torch.equal(v, before[k]) for k, v in j.trainer.G.state_dict().items())
-
-
 def test_a_watchdog_thread_does_the_checks(digits):
     reg = JobRegistry(Limits(max_jobs=1, max_run_seconds=0.5), watch_every=0.05, set_threads=False)
     j = reg.submit(job(digits))
     assert j.wait(10), "the watchdog should stop a job past its time"
     assert "longest one run" in j.view().reason
     reg.close()
+
+
+def test_closing_the_registry_stops_running_and_queued_jobs_and_waits_for_them(digits):
+    reg = registry(max_jobs=1)
+    running, waiting = reg.submit(job(digits)), reg.submit(job(digits))
+    reg.close(wait=10)
+    assert running.done and waiting.done  # close() waited: no thread is left mid-step
+    assert running.view().status == "stopped" and "shutting down" in running.view().reason
+    assert waiting.trainer.step_count == 0 and reg.stats()["running"] == 0

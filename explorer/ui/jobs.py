@@ -16,7 +16,6 @@ Settings come from the environment (see `Limits.from_env`):
 
 from __future__ import annotations
 
-import collections
 import logging
 import math
 import os
@@ -134,13 +133,11 @@ class Job:
         self.ended: float | None = None
         self.note = ""  # why the job (not the user) stopped it, or why it failed
         self.failed = False
-        self.kept_step: int | None = None  # the step whose weights were kept after a collapse
         self._paused_since: float | None = None
         self._paused_total = 0.0
         self._registry: JobRegistry | None = None
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
-        self._saved = collections.deque(maxlen=4)  # (step, weights) at the last snapshots, for collapse
 
     # ---- lifecycle (called by the registry) --------------------------------------------
     def _start(self, registry: JobRegistry) -> None:
@@ -153,9 +150,7 @@ class Job:
         if self._registry is not None:  # OpenMP keeps its thread count per thread: set it in this one too
             torch.set_num_threads(self._registry.limits.torch_threads)
         try:
-            self.trainer.run(self.budget, on_step=self._on_step)
-            if self.trainer.status == "collapsed":
-                self._keep_pre_collapse()
+            self.trainer.run(self.budget)
         except Exception as e:  # an engine or data error must not take the server down
             log.exception("training job %s failed", self.name)
             self.failed, self.note = True, f"Training failed with an error: {e}"
@@ -163,25 +158,10 @@ class Job:
             self._finish()
 
     def _finish(self) -> None:
-        self._saved.clear()  # the collapse guard's weight copies are no longer needed
         self.ended = self.clock()
         if self._registry is not None:  # free the slot first: whoever waits on done may count slots
             self._registry._release(self)
         self._done.set()
-
-    def _on_step(self, metrics: dict) -> None:
-        """Runs in the worker thread: keep the weights at each snapshot, to undo a mode collapse."""
-        trainer = self.trainer
-        if trainer.step_count % trainer.cfg.snapshot_every == 0:
-            self._saved.append((trainer.step_count, trainer._weights()))
-
-    def _keep_pre_collapse(self) -> None:
-        """A collapse is seen after three alike snapshots: keep the weights from before the first."""
-        if len(self._saved) < self._saved.maxlen:  # no snapshot before the alike ones
-            return
-        step, weights = self._saved[0]
-        self.trainer._load_weights(weights)
-        self.kept_step = step
 
     # ---- control (any thread) -----------------------------------------------------------
     def pause(self) -> None:
@@ -255,8 +235,6 @@ class Job:
             status = "running"  # the worker is still wrapping up
         elif status == "stopped" and self.note:
             reason = f"{self.note} (at step {state.step})"
-        if status == "collapsed" and self.kept_step is not None:
-            reason += f" The model kept is the one from step {self.kept_step}, before the collapse."
         fraction = self.budget.fraction(self.trainer) if self.started is not None else 0.0
         running = self.running_seconds()
         eta = running * (1 - fraction) / fraction if 0 < fraction < 1 and not done else None
@@ -325,14 +303,20 @@ class JobRegistry:
                 job.stop(f"Stopped after {_duration(self.limits.max_run_seconds)}, the longest one run may take "
                          f"on this server.")
 
-    def close(self) -> None:
-        """Stop every job and the watchdog (tests, server shutdown)."""
+    def close(self, wait: float = 0.0) -> None:
+        """Stop every job and the watchdog (tests, server shutdown), and give running jobs up to `wait`
+        seconds in all to end their step."""
         if self._watchdog is not None:
             self._stop_watching.set()
         with self._lock:
             jobs = self.running + self.queue
         for job in jobs:
             job.stop("The server is shutting down.")
+        if jobs:
+            log.warning("registry closed: stopped %d training job(s)", len(jobs))
+        deadline = time.monotonic() + wait
+        for job in jobs:
+            job.wait(max(0.0, deadline - time.monotonic()))
 
     # ---- internals ------------------------------------------------------------------------
     def _alive(self, job: Job) -> bool:

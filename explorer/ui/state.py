@@ -7,6 +7,7 @@ run whose generator the latent pages explore (`current_run()`). Per process: one
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 
@@ -25,6 +26,7 @@ from .runs import Run
 
 log = logging.getLogger(__name__)
 MAX_RUNS = 6  # runs kept per session; each holds a generator and a discriminator in memory
+SHUTDOWN_WAIT_SECONDS = 5.0  # how long a server shutdown waits for running jobs to end their step
 
 
 def session_alive(session_id: str) -> bool:
@@ -38,6 +40,8 @@ def session_alive(session_id: str) -> bool:
 def registry() -> JobRegistry:
     """The process-wide registry; its limits come from the GAN_EXPLORER_* environment variables."""
     made = JobRegistry(Limits.from_env(), is_alive=session_alive)  # sets torch's thread count for the process
+    # At server shutdown, end each job between steps rather than killing its thread mid-step with the process.
+    atexit.register(made.close, wait=SHUTDOWN_WAIT_SECONDS)
     # Only then, in the background, load what the quality meter needs, so a first reading need not wait for it:
     # no thread should run torch ops while the thread count changes.
     threading.Thread(target=_warm_meter, args=(made.limits.torch_threads,), name="gan-meter-warmup",
