@@ -25,6 +25,7 @@ from .config import GANConfig
 from .training import Budget, Trainer
 
 RECOGNISED = 0.95
+APP_CONFIG = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "pytorch_gan_reference.py"
 # The reference architecture of the peer scripts: G 100-128-256-512-1024-784 with batch norm, D 784-512-256-1.
 REFERENCE = dict(digits=[3], latent_dim=100, g_layers=[128, 256, 512, 1024], d_layers=[512, 256], g_batchnorm=True,
@@ -53,6 +54,7 @@ def add_parser(sub) -> None:
     th = bsub.add_parser("throughput", help="trainer images/s against the peer reference loop, and the GEMM bound")
     th.add_argument("--seconds", type=float, default=15.0, help="timed training seconds per measurement")
     th.add_argument("--peer", type=Path, default=PEER, help="the peer reference script (run beside ours)")
+    th.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every measurement (medians)")
     th.add_argument("--out", type=Path, default=Path("bench-throughput.json"))
     th.set_defaults(run=cmd_throughput)
     ov = bsub.add_parser("overhead", help="training throughput while a page polls the job, against headless")
@@ -210,19 +212,30 @@ def _digits(digits: list[int]) -> str:
 # ---- throughput ------------------------------------------------------------------------------
 def cmd_throughput(args) -> int:
     threads = torch.get_num_threads()
-    gemm = gemm_flops()
     per_image = flops_per_image(REFERENCE["latent_dim"], REFERENCE["g_layers"], REFERENCE["d_layers"])
-    rows = {}
-    for batch in (64, 256):
-        ips = trainer_images_per_second(dict(REFERENCE, batch_size=batch), args.seconds)
-        rows[f"ours_batch{batch}"] = {"images_per_second": round(ips),
-                                      "gemm_share": round(ips * per_image / gemm, 3)}
-    peer = peer_images_per_second(args.peer, args.seconds) if args.peer.is_file() else None
-    report = {"machine": machine(), "threads": threads, "gemm_gflops": round(gemm / 1e9, 1),
+    peer_epochs = peer_epochs_for(args.peer, args.seconds) if args.peer.is_file() else None
+    # Rounds interleave every measurement, so a slow spell of this shared machine hits both sides; medians.
+    rounds: dict[str, list[float]] = {"gemm": [], "ours_batch64": [], "ours_batch256": [], "peer_batch64": []}
+    for i in range(args.rounds):
+        rounds["gemm"].append(gemm_flops())
+        for batch in (64, 256):
+            rounds[f"ours_batch{batch}"].append(trainer_images_per_second(dict(REFERENCE, batch_size=batch),
+                                                                          args.seconds))
+        if peer_epochs:
+            rounds["peer_batch64"].append(peer_images_per_second(args.peer, peer_epochs))
+        print(f"  round {i + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rounds.items() if v),
+              flush=True)
+    gemm = statistics.median(rounds["gemm"])
+    rows = {f"ours_batch{batch}": {"images_per_second": round(ips), "gemm_share": round(ips * per_image / gemm, 3)}
+            for batch in (64, 256) for ips in [statistics.median(rounds[f"ours_batch{batch}"])]}
+    peer = statistics.median(rounds["peer_batch64"]) if rounds["peer_batch64"] else None
+    report = {"machine": machine(), "threads": threads, "rounds": args.rounds, "gemm_gflops": round(gemm / 1e9, 1),
               "flops_per_image": per_image, "gemm_bound_images_per_second": round(gemm / per_image),
               "peer_batch64_images_per_second": None if peer is None else round(peer), **rows}
     if peer:
         report["ratio_batch64"] = round(rows["ours_batch64"]["images_per_second"] / peer, 2)
+        report["ratio_batch64_per_round"] = [round(o / p, 2) for o, p in zip(rounds["ours_batch64"],
+                                                                             rounds["peer_batch64"])]
     for key, value in report.items():
         print(f"{key:<32} {value}")
     args.out.write_text(json.dumps(report, indent=2))
@@ -252,22 +265,30 @@ def gemm_flops(size: int = 1024, seconds: float = 2.0) -> float:
 
 def trainer_images_per_second(settings: dict, seconds: float) -> float:
     trainer = Trainer(GANConfig.from_dict(settings), data.load())
-    trainer.run(Budget("steps", 30))  # warm-up: allocator, kernels
+    # Warm-up: a process's first steps pay for the allocator and kernel set-up (30 steps were not enough: the
+    # first measurement of a process came out a quarter low).
+    trainer.run(Budget("seconds", min(2.0, seconds)))
     images, start = trainer.images_seen, trainer.seconds
     trainer.run(Budget("seconds", start + seconds))
     return (trainer.images_seen - images) / (trainer.seconds - start)
 
 
-def peer_images_per_second(script: Path, seconds: float) -> float:
-    """Run the peer script for about `seconds` (it prints images_per_second at the end) and read its rate."""
-    def run(epochs: int) -> tuple[float, float]:
-        out = subprocess.run([sys.executable, str(script), "--digits", "3", "--epochs", str(epochs)],
-                             capture_output=True, text=True, check=True).stdout
-        m = re.search(r"seconds=([\d.]+) images_per_second=(\d+)", out)
-        return float(m.group(1)), float(m.group(2))
+def _peer_run(script: Path, epochs: int) -> tuple[float, float]:
+    """Run the peer script (it prints its time and images_per_second at the end): (seconds, images/s)."""
+    out = subprocess.run([sys.executable, str(script), "--digits", "3", "--epochs", str(epochs)],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"seconds=([\d.]+) images_per_second=(\d+)", out)
+    return float(m.group(1)), float(m.group(2))
 
-    took, _ = run(1)  # also a warm-up
-    return run(max(1, round(seconds / max(took, 1e-3))))[1]
+
+def peer_epochs_for(script: Path, seconds: float) -> int:
+    """How many epochs of the peer script take about `seconds` (one epoch timed, which also warms up)."""
+    took, _ = _peer_run(script, 1)
+    return max(1, round(seconds / max(took, 1e-3)))
+
+
+def peer_images_per_second(script: Path, epochs: int) -> float:
+    return _peer_run(script, epochs)[1]
 
 
 # ---- live-UI overhead -----------------------------------------------------------------------------
@@ -294,9 +315,14 @@ def _post_script_gc(choice: str) -> bool:
     """Whether the server ends each script run with gc.collect(2), as Streamlit's runner.postScriptGC does."""
     if choice != "config":
         return choice == "on"
-    from streamlit import config as st_config
+    try:  # the app's own config file, wherever bench runs from
+        import tomllib
+    except ImportError:  # Python 3.10: Streamlit's reader, which looks in the working folder only
+        from streamlit import config as st_config
 
-    return bool(st_config.get_option("runner.postScriptGC"))  # reads ./.streamlit/config.toml
+        return bool(st_config.get_option("runner.postScriptGC"))
+    settings = tomllib.loads(APP_CONFIG.read_text()) if APP_CONFIG.is_file() else {}
+    return bool(settings.get("runner", {}).get("postScriptGC", True))  # Streamlit's default: on
 
 
 def _job_rate(seconds: float, poll: bool, collect: bool = False) -> tuple[float, float]:

@@ -22,9 +22,14 @@ def test_gemm_rate_is_measured_not_assumed():
     assert 1e8 < bench.gemm_flops(size=128, seconds=0.2) < 1e14
 
 
-def test_the_app_turns_off_streamlits_garbage_collection_after_each_script_run():
-    # Streamlit's own config reader, from the repository root as `streamlit run` uses it. With it on, each
+def test_the_app_turns_off_streamlits_garbage_collection_after_each_script_run(monkeypatch, tmp_path):
+    # The app's config file, as `streamlit run` reads it from the repository root. With it on, each
     # page poll held the GIL for a full collection (0.4 s with torch loaded) and training starved.
+    assert bench._post_script_gc("config") is False
+    from streamlit import config as st_config
+
+    assert st_config.get_option("runner.postScriptGC") is False  # Streamlit's own reader agrees
+    monkeypatch.chdir(tmp_path)  # bench may run from anywhere and still reads the app's file
     assert bench._post_script_gc("config") is False
     assert bench._post_script_gc("on") is True and bench._post_script_gc("off") is False
 
@@ -36,7 +41,7 @@ def test_a_bare_bench_runs_each_benchmark_and_gathers_their_json(monkeypatch, tm
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(bench, "ALL", (("latent", ["--repeats", "1", "--out", "lat.json"]),
-                                       ("throughput", ["--seconds", "0.3", "--peer", "missing.py"])))
+                                       ("throughput", ["--seconds", "0.3", "--rounds", "1", "--peer", "missing.py"])))
     assert main(["bench"]) == 0
     report = json.loads((tmp_path / "bench.json").read_text())
     assert set(report) == {"latent", "throughput"} and report["latent"]["demo"] == "three"
