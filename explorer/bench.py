@@ -265,8 +265,7 @@ def gemm_flops(size: int = 1024, seconds: float = 2.0) -> float:
 
 def trainer_images_per_second(settings: dict, seconds: float) -> float:
     trainer = Trainer(GANConfig.from_dict(settings), data.load())
-    # Warm-up: a process's first steps pay for the allocator and kernel set-up (30 steps were not enough: the
-    # first measurement of a process came out a quarter low).
+    # Warm-up (allocator, kernel set-up) by time, not steps, so a slow spell at the start is not timed.
     trainer.run(Budget("seconds", min(2.0, seconds)))
     images, start = trainer.images_seen, trainer.seconds
     trainer.run(Budget("seconds", start + seconds))
