@@ -12,7 +12,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer import checkpoints
+from explorer import checkpoints, training
 from explorer.config import ConfigError
 from explorer.nets import build
 from explorer.training import Budget
@@ -198,6 +198,20 @@ def test_a_run_that_diverges_stops_with_a_plain_explanation_and_keeps_the_last_g
     run = at.session_state["current_run"]
     assert all(torch.isfinite(p).all() for p in run.G.parameters())
     assert not at.exception and not button(at, "Reset").disabled
+
+
+def test_a_run_that_collapses_stops_and_keeps_the_model_from_before(monkeypatch):
+    at = app("pages/train.py", **{**TINY, "steps": "100000"})
+    start(at)  # the first snapshot (step 0, noise) is taken here and varies
+    monkeypatch.setattr(training, "COLLAPSE_WARMUP", 0)
+    monkeypatch.setattr(training, "COLLAPSE_STD", 1.0)  # from now on every snapshot reads as alike
+    rerun_until(at, "collapsed")
+    text = errors(at)
+    assert "Mode collapse at step" in text and "The model kept is the one from step" in text
+    kept = int(text.split("the one from step ")[1].split(",")[0])
+    collapsed = int(text.split("Mode collapse at step ")[1].split(":")[0])
+    assert kept % 10 == 0 and collapsed - kept == 30  # three alike snapshots (every 10 steps) after it
+    assert at.session_state["current_run"] is not None and not at.exception
 
 
 def test_pause_resume_stop_and_reset_from_the_page():
