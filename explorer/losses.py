@@ -77,9 +77,10 @@ def get(name: str) -> Loss:
         raise ValueError(f"loss: {name!r} is not one of {', '.join(LOSSES)}") from None
 
 
-def gradient_penalty(D, real: Tensor, fake: Tensor, labels: Tensor | None) -> Tensor:
+def gradient_penalty(D, real: Tensor, fake: Tensor, labels: Tensor | None,
+                     generator: torch.Generator | None = None) -> Tensor:
     """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2] on random points between real and fake."""
-    eps = torch.rand(real.shape[0], 1, device=real.device, dtype=real.dtype)
+    eps = torch.rand(real.shape[0], 1, device=real.device, dtype=real.dtype, generator=generator)
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x_hat, labels).sum(), x_hat, create_graph=True)
     return (grad.norm(dim=1) - 1).pow(2).mean()

@@ -30,8 +30,34 @@ def mlp(sizes: list[int], act: str, slope: float, batchnorm: bool, bn_momentum: 
             layers.append(nn.BatchNorm1d(n_out, momentum=bn_momentum))
         layers.append(activation(act, slope))
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(SeededDropout(dropout))
     return nn.Sequential(*layers)
+
+
+class SeededDropout(nn.Module):
+    """Dropout that draws its masks from `generator` (a trainer's own), not torch's process-wide one, so two
+    runs with one seed train alike even while other runs share the process (a class on one server)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None  # None: the global generator, as nn.Dropout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        return x * keep.div_(1 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def draw_from(net: nn.Module, generator: torch.Generator) -> None:
+    """Let every dropout layer of `net` draw from `generator`."""
+    for m in net.modules():
+        if isinstance(m, SeededDropout):
+            m.generator = generator
 
 
 def init_weights(module: nn.Module, scheme: str) -> None:

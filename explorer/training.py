@@ -20,7 +20,7 @@ from .config import ConfigError, GANConfig
 from .data import DigitBatches, Digits, to_uint8
 from .data import load as load_data
 from .metrics import ClassifierError
-from .nets import build, sample_latent
+from .nets import build, draw_from, sample_latent
 from .quality import Meter, Reading
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad", "d_grad")
@@ -125,12 +125,17 @@ class Trainer:
         self.cfg = copy.deepcopy(cfg)
         self.data_description = data.description
         self.device = resolve_device(cfg.device)
-        torch.manual_seed(cfg.seed)  # dropout draws from the global generator
+        # The run's own random streams: latents, and dropout masks with penalty points. Nothing draws from
+        # torch's global generator, which other runs in the process share. (The second stream is seeded as the
+        # global one was before, so a run draws the very masks it drew then.)
         self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.noise_rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
         G, D = build(cfg)
         self.G, self.D = G.to(self.device), D.to(self.device)
         # What people see and keep: G itself, or a moving average of its weights when g_ema > 0.
         self.generator = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.g_ema > 0 else self.G
+        draw_from(self.G, self.noise_rng)
+        draw_from(self.D, self.noise_rng)
         self.batches = DigitBatches(data, cfg.digits, cfg.output, cfg.batch_size, self.device,
                                     torch.Generator().manual_seed(cfg.seed))
         self.opt_g = _optimizer(cfg.g_optimizer, self.G, cfg.g_lr, cfg)
@@ -219,7 +224,7 @@ class Trainer:
         d_loss = loss.d_loss(real_out, fake_out, cfg.label_smoothing)
         total = d_loss
         if loss.gradient_penalty:
-            total = total + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake, labels)
+            total = total + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake, labels, self.noise_rng)
         if cfg.r1_weight > 0:
             total = total + cfg.r1_weight * losses.r1_penalty(self.D, real, labels)
         total.backward()

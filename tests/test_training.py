@@ -39,6 +39,33 @@ def test_same_seed_same_run_on_cpu(digits):
     assert not torch.equal(other.sample_fixed(), runs[0][1])
 
 
+def test_runs_side_by_side_train_as_they_do_alone(digits):
+    # A class on one server: dropout masks and penalty points come from each run's own seeded stream, so
+    # another run in the process (which draws too) changes nothing.
+    def make(seed: int) -> Trainer:
+        return Trainer(tiny(seed=seed, d_dropout=0.3, g_dropout=0.2, loss="wgan-gp"), digits)
+
+    def result(trainer: Trainer) -> torch.Tensor:
+        return trainer.sample_fixed()
+
+    alone = []
+    for seed in (1, 2):
+        t = make(seed)
+        t.run(Budget("steps", 40))
+        alone.append(result(t))
+    pair = [make(1), make(2)]
+    threads = [threading.Thread(target=t.run, args=(Budget("steps", 40),)) for t in pair]
+    torch.manual_seed(123)  # and the global generator's state does not matter either
+    for th in threads:
+        th.start()
+    while any(th.is_alive() for th in threads):
+        torch.rand(1000)  # someone else drawing from the global generator meanwhile
+    for th in threads:
+        th.join()
+    assert all(torch.equal(result(t), a) for t, a in zip(pair, alone))
+    assert not torch.equal(alone[0], alone[1])
+
+
 def test_pause_resume_and_stop_from_another_thread(digits):
     trainer = Trainer(tiny(), digits)
     worker = threading.Thread(target=trainer.run, args=(Budget("seconds", 30),))
