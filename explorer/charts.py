@@ -143,7 +143,13 @@ def compare_figure(histories: dict[str, dict[str, list[float]]], key: str, title
 
 
 # ---- the live quality meter (explorer.quality readings) --------------------------------------
-def share_figure(series: dict[str, list[float]], digits: list[int]) -> go.Figure:
+def _first_reading_range(steps: list[float], upto: int) -> list[float] | None:
+    """With one reading, plotly centres the step axis on it (-1 to 1 for step 0): span 0 to the run's step
+    instead. From the second reading on, autorange, so a user's zoom survives the live redraws."""
+    return [0, max(upto, *steps, 1)] if len(set(steps)) < 2 else None
+
+
+def share_figure(series: dict[str, list[float]], digits: list[int], upto: int = 0) -> go.Figure:
     """Share of samples read as the chosen digits, and their variety against real images, over steps."""
     steps = series.get("step", [])
     which = f"digit {digits[0]}" if len(digits) == 1 else "one of the chosen digits"
@@ -152,15 +158,16 @@ def share_figure(series: dict[str, list[float]], digits: list[int]) -> go.Figure
                     width=1.5, dash="dash", mode="lines+markers")]
     top = max([1.0, *series.get("variety", [])]) + 0.05  # static is more varied than real digits
     return _figure(traces, "Recognised by the classifier, and variety", "share of samples",
-                   yaxis=dict(range=[0, top], tickformat=".0%"))
+                   xaxis=dict(range=_first_reading_range(steps, upto)), yaxis=dict(range=[0, top], tickformat=".0%"))
 
 
-def fid_figure(series: dict[str, list[float]]) -> go.Figure:
+def fid_figure(series: dict[str, list[float]], upto: int = 0) -> go.Figure:
     """Fréchet distance to real images over steps (log scale), with the real-vs-real floor."""
     steps = series.get("step", [])
     traces = [_line(steps, series.get("fid", []), "Fréchet distance: samples to real", D_COLOR, mode="lines+markers"),
               _line(steps, series.get("fid_floor", []), "floor: real to real", "gray", width=1.5, dash="dot")]
     return _figure(traces, "Fréchet distance to real digits (lower is better)", "distance (log scale)",
+                   xaxis=dict(range=_first_reading_range(steps, upto)),
                    yaxis=dict(type="log", dtick=1))  # a label per decade: 1, 10, 100, 1000
 
 
@@ -182,7 +189,7 @@ def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:
 
 
 def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: bool,
-                       series: dict[str, list[float]]) -> go.Figure:
+                       series: dict[str, list[float]], upto: int = 0) -> go.Figure:
     """Left: histograms of D's outputs on real images and on fakes now. Right: their overlap over steps."""
     span = dict(start=0, end=1, size=0.05) if probabilities else None
     common = dict(type="histogram", opacity=0.6, histnorm="probability", xbins=span, bingroup=1)
@@ -194,5 +201,6 @@ def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: 
     return _figure(traces, "D's outputs: real vs fake now (left), their overlap over time (right)", "share",
                    barmode="overlay", hovermode="closest",
                    xaxis=dict(title=dict(text=x_title), domain=[0, 0.58], range=[0, 1] if probabilities else None),
-                   xaxis2=dict(title=dict(text="step"), domain=[0.68, 1], anchor="y2"),
+                   xaxis2=dict(title=dict(text="step"), domain=[0.68, 1], anchor="y2",
+                               range=_first_reading_range(series.get("step", []), upto)),
                    yaxis2=dict(title=dict(text="overlap"), range=[0, 1.05], anchor="x2", tickformat=".0%"))

@@ -159,13 +159,14 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
                "the other off course."),
     ),
     Lesson(
-        "small-g", "Generator too small", "G with no hidden layer: it can only blend fixed pictures.",
+        "small-g", "Generator too small", "G with no hidden layer: its samples stay static.",
         settings=dict(digits=[3], g_layers=[]), steps=2000, expect="d_wins",
         fix=dict(g_layers=[256, 512]),
         fix_text=("Give G two hidden layers of 256 and 512 units, as in the default. A deeper G can bend noise "
                   "into strokes and loops; D then has to work to tell them apart."),
-        watch=("G maps noise straight to pixels, one linear layer: its samples are blends of a fixed set of "
-               "pictures. **D's verdicts**: D soon tells every fake from every real digit (D(G(z)) near 0). "
+        watch=("G maps noise straight to pixels through one linear layer, so each sample is a random mix of the "
+               "same 100 pictures: the samples stay grainy static and only slowly gather a faint blob. "
+               "**D's verdicts**: D soon tells every fake from every real digit (D(G(z)) near 0). "
                "**Gradient norms**: unlike the minimax lesson, G's gradient stays large: G is told how to improve "
                "but cannot. **Fréchet distance** stalls far above the floor and the recognised share stays low."),
     ),

@@ -386,8 +386,11 @@ class Trainer:
                 self.reason = "" if self.status == "finished" else f"Stopped by request at step {self.step_count}."
                 if self.step_count % self.cfg.snapshot_every:
                     self._take_snapshot()
-        if self.meter is not None and self.meter.readings[-1].step != self.step_count:
-            self._read_quality()  # the end point, for the Runs page's comparison
+        # The end point, for the Runs page's comparison; not after a rollback, where it would score the kept
+        # (older) model under the step at which training failed.
+        ended_well = self.status not in ("diverged", "collapsed")
+        if self.meter is not None and ended_well and self.meter.readings[-1].step != self.step_count:
+            self._read_quality()
         return self.status
 
     def _read_quality(self) -> Reading:

@@ -127,3 +127,13 @@ def test_d_histogram_figure_bins_probabilities_on_0_1_and_critic_scores_freely()
     assert overlap.xaxis == "x2" and list(overlap.y) == [0.5, 0.1, 0.4]
     critic = charts.d_histogram_figure([5.0, 7.0], [-3.0, -1.0], False, SERIES)
     assert critic.data[0].xbins.size is None and critic.layout.xaxis.range is None
+
+
+def test_the_first_reading_spans_the_step_axis_from_0_to_the_run_and_later_ones_autorange():
+    first = {k: v[:1] for k, v in SERIES.items()}  # one reading, at step 0
+    for fig, axis in ((charts.share_figure(first, [3], upto=262), "xaxis"),
+                      (charts.fid_figure(first, upto=262), "xaxis"),
+                      (charts.d_histogram_figure([0.9], [0.1], True, first, upto=262), "xaxis2")):
+        assert fig.layout[axis].range == (0, 262)
+    assert charts.share_figure(SERIES, [3], upto=262).layout.xaxis.range is None
+    assert charts.d_histogram_figure([0.9], [0.1], True, SERIES, upto=262).layout.xaxis2.range is None

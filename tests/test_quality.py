@@ -113,6 +113,18 @@ def test_trainer_reads_at_the_start_and_the_end_without_changing_the_run(digits,
     assert measured.G.training and measured.D.training
 
 
+def test_a_run_that_fails_takes_no_end_reading_of_the_rolled_back_model(digits):
+    trainer = Trainer(tiny(snapshot_every=5), digits, measure=True)
+
+    def poison(m):
+        if m["step"] == 12:
+            with torch.no_grad():
+                trainer.G.head.weight[0, 0] = float("nan")
+    assert trainer.run(Budget("steps", 100), on_step=poison) == "diverged"
+    # only the starting reading: an end reading would score the step-10 model as if it were step 13's
+    assert [r.step for r in trainer.state().readings] == [0]
+
+
 def test_meter_keeps_its_share_of_training_time(digits):
     trainer = Trainer(tiny(), digits, measure=True)
     trainer.run(Budget("steps", 5))

@@ -202,15 +202,15 @@ def _quality(job: Job, view: JobView) -> None:
     st.subheader("Quality meter")
     c1, c2 = st.columns(2)
     with c1:
-        presenter.chart(charts.share_figure(series, digits), key="chart_share")
+        presenter.chart(charts.share_figure(series, digits, view.step), key="chart_share")
         presenter.chart(charts.class_figure(last.histogram, digits), key="chart_classes")
         warning = quality.collapse_warning(last, digits)
         if warning:
             st.warning(warning, icon=":material/warning:")
     with c2:
-        presenter.chart(charts.fid_figure(series), key="chart_fid")
+        presenter.chart(charts.fid_figure(series, view.step), key="chart_fid")
         presenter.chart(charts.d_histogram_figure(last.d_real.tolist(), last.d_fake.tolist(), last.probabilities,
-                                                  series), key="chart_dhist")
+                                                  series, view.step), key="chart_dhist")
     if not presenter.active():
         st.caption(f"Every few seconds the metrics classifier scores {len(last.d_fake)} samples from fixed noise. "
                    "A sample counts as recognised when the classifier is 90% sure of a chosen digit and its "
