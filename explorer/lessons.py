@@ -165,7 +165,8 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
         fix_text=("Give G two hidden layers of 256 and 512 units, as in the default. A deeper G can bend noise "
                   "into strokes and loops; D then has to work to tell them apart."),
         watch=("G maps noise straight to pixels through one linear layer, so each sample is a random mix of the "
-               "same 100 pictures: the samples stay grainy static and only slowly gather a faint blob. "
+               "same fixed pictures, one per coordinate of z: the samples stay grainy static and only slowly "
+               "gather a faint blob. "
                "**D's verdicts**: D soon tells every fake from every real digit (D(G(z)) near 0). "
                "**Gradient norms**: unlike the minimax lesson, G's gradient stays large: G is told how to improve "
                "but cannot. **Fréchet distance** stalls far above the floor and the recognised share stays low."),

@@ -101,7 +101,9 @@ def render(active: bool) -> str | None:
                       help="How D is scored, and what G tries to do. See the Loss tab.")
         mid.number_input("D steps per G step (k)", key=k("d_steps"), step=1, **KEEP)
         right.number_input("Batch size", key=k("batch_size"), step=16, **KEEP)
-        right.checkbox("Conditional: one model that draws any digit on request", key=k("conditional"), **KEEP)
+        right.checkbox("Conditional (digit on request)", key=k("conditional"), **KEEP,
+                       help="One model for all the chosen digits: G and D are also told the digit, so you can ask "
+                            "G for any of them.")
         gen, disc, loss, opt, more = st.tabs(["Generator", "Discriminator", "Loss", "Optimizers", "More"])
         with gen:
             c1, c2, c3 = st.columns(3)
