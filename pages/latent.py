@@ -50,8 +50,8 @@ def principal_sliders(run) -> None:
         base = explore.edited_z(run)
         steps = torch.linspace(-2, 2, 9) * latent.sigma(run.cfg)
         zs = torch.cat([base + steps[:, None] * v for v in found.vectors])
-        st.image(picture(run, zs, nrow=9, scale=2), caption="One row per direction, top = direction 1; the middle "
-                 "column is the current point.", output_format="PNG")
+        st.image(picture(run, zs, nrow=9, scale=2, digit=explore.digit(run)), output_format="PNG",
+                 caption="One row per direction, top = direction 1; the middle column is the current point.")
 
 
 def attribute_sliders(run) -> None:
@@ -117,7 +117,7 @@ def gallery_and_arithmetic(run, z, digit) -> None:
 
 
 def picture(run, zs, nrow: int, scale: int, digit=None) -> bytes:
-    labels = None if digit is None else torch.full((len(zs),), digit)
+    labels = latent.digit_labels(run.cfg, len(zs), digit)  # a conditional G needs labels, one digit or in turn
     return images.grid_png(latent.generate(run.G, run.cfg, zs, labels), nrow=nrow, scale=scale)
 
 

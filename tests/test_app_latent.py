@@ -170,6 +170,18 @@ def test_a_conditional_demo_draws_the_picked_digit():
     assert len(images) == 10 and sum(read) >= 8, read  # the demo draws the asked digit ~88-97% of the time
 
 
+def test_direction_strips_draw_for_every_demo_and_follow_the_picked_digit():
+    at = page("latent")
+    at.toggle(key="lat_show_strips").set_value(True).run()
+    assert not at.exception, at.exception
+    strips = captioned(at, "One row per direction")
+    pick(at, "conditional")  # the toggle stays on while the model changes
+    first = url(captioned(at, "One row per direction"))
+    at.pills(key="lat_digit").set_value(7).run()
+    assert not at.exception, at.exception
+    assert len({url(strips), first, url(captioned(at, "One row per direction"))}) == 3
+
+
 def test_the_model_picker_switches_generators():
     at = pick(page("latent"), "latent-2d")
     run = at.session_state["current_run"]
