@@ -250,6 +250,24 @@ def test_live_changes_apply_to_the_running_job():
     assert job.wait(10)
 
 
+def test_a_bad_live_change_keeps_its_message_until_a_good_one_is_applied():
+    at = app("pages/train.py", **{**TINY, "steps": "100000"})
+    start(at)
+    rerun_until(at, "running")
+    at.number_input(key="live_d_steps").set_value(0)
+    next(b for b in at.button if b.label == "Apply now").click().run()
+    job = at.session_state["job"]
+    for _ in range(3):  # the live view's redraws
+        at.run()
+        assert any("Not applied" in e.value and "D steps per G step" in e.value for e in at.error)
+    assert job.trainer.cfg.d_steps == 1
+    at.number_input(key="live_d_steps").set_value(2)
+    next(b for b in at.button if b.label == "Apply now").click().run()
+    assert not any("Not applied" in e.value for e in at.error)
+    job.stop()
+    assert job.wait(10)
+
+
 def test_home_quick_start_trains_straight_away(monkeypatch):
     monkeypatch.setattr(share, "QUICK_STARTS", (share.QuickStart("tiny", "tiny", TINY),))
     at = app()

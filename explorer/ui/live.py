@@ -119,9 +119,14 @@ def _live_changes(job: Job, view: JobView) -> None:
         if st.form_submit_button("Apply now"):
             try:
                 job.update(**{name: ss[f"live_{name}"] for name in view.settings})
+                ss.pop("live_error", None)
                 st.toast("Applied: the next step uses the new settings.")
             except ConfigError as e:
-                st.error(f"**{setup.label(e.field)}**: {str(e).removeprefix(e.field + ': ')}")
+                # Kept in the session: the live view redraws every second and would wipe a one-off message.
+                ss.live_error = (f"Not applied. **{setup.label(e.field)}**: "
+                                 f"{str(e).removeprefix(e.field + ': ')}")
+        if ss.get("live_error"):
+            st.error(ss.live_error, icon=":material/error:")
 
 
 def _grid_and_loss(job: Job, view: JobView) -> None:
