@@ -80,6 +80,7 @@ def start_job(cfg: GANConfig, budget: Budget, lesson: str = "", fix_of: str = ""
     st.session_state.job = new
     st.session_state.adopted = False
     st.session_state.update({f"live_{k}": v for k, v in trainer.state(with_history=False).settings.items()})
+    st.session_state.pop("live_error", None)  # a message about the last run's live change
     return registry().submit(new)
 
 
