@@ -45,14 +45,21 @@ def smooth(values: list[float], window: int | None = None) -> list[float]:
     return out
 
 
-def _figure(traces: list[dict], title: str, y_title: str, **layout) -> go.Figure:
-    """One figure, built in one pass (plotly's update_* calls cost more than the data)."""
+def _figure(traces: list[dict], title: str, y_title: str, marks=(), **layout) -> go.Figure:
+    """One figure, built in one pass (plotly's update_* calls cost more than the data). `marks`: (step, text)
+    pairs, drawn as labelled vertical lines (the live changes made during a run)."""
     base = dict(title=dict(text=title, x=0, xanchor="left"), height=HEIGHT, margin=dict(l=10, r=10, t=40, b=10),
                 legend=dict(orientation="h", yanchor="top", y=-0.25, x=0), hovermode="x unified",
                 uirevision="keep",  # zoom and legend clicks survive the live redraws
                 xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text=y_title)))
     for key, value in layout.items():
         base[key] = {**base[key], **value} if isinstance(base.get(key), dict) else value
+    for step, text in marks:
+        base.setdefault("shapes", []).append(dict(type="line", xref="x", x0=step, x1=step, yref="paper", y0=0, y1=1,
+                                                  line=dict(color="#7f7f7f", width=1, dash="dash")))
+        base.setdefault("annotations", []).append(dict(text=text, xref="x", x=step, xanchor="left", yref="paper", y=1,
+                                                       yanchor="top", showarrow=False, font=dict(color="#7f7f7f"),
+                                                       bgcolor="rgba(255,255,255,0.8)"))
     # Built from plain values known to be valid: plotly's validation would cost more than everything else
     # here, once a second per watching session.
     return go.Figure(data=traces, layout=base, _validate=False)
@@ -68,31 +75,31 @@ def _line(x, y, name, color, width=2.0, opacity=1.0, dash=None, digits: int | No
                 line=dict(color=color, width=width, dash=dash), **kwargs)
 
 
-def loss_figure(history: dict[str, list[float]]) -> go.Figure:
+def loss_figure(history: dict[str, list[float]], marks=()) -> go.Figure:
     """D and G loss per step, faint raw lines under bold smoothed ones."""
     steps, traces = history.get("step", []), []
     for key, name, color in (("d_loss", "D loss", D_COLOR), ("g_loss", "G loss", G_COLOR)):
         values = history.get(key, [])
         traces.append(_line(steps, values, f"{name} (raw)", color, width=1, opacity=0.3, legendgroup=key))
         traces.append(_line(steps, smooth(values), f"{name} (smoothed)", color, legendgroup=key))
-    return _figure(traces, "Loss of D and G", "loss")
+    return _figure(traces, "Loss of D and G", "loss", marks)
 
 
-def d_output_figure(history: dict[str, list[float]], probabilities: bool) -> go.Figure:
+def d_output_figure(history: dict[str, list[float]], probabilities: bool, marks=()) -> go.Figure:
     """Mean D(x) on real images and D(G(z)) on fakes; the 0.5 equilibrium line when they are probabilities."""
     steps = history.get("step", [])
     traces = [_line(steps, history.get("d_real", []), "D(x): real images", REAL_COLOR),
               _line(steps, history.get("d_fake", []), "D(G(z)): fakes", G_COLOR)]
     if not probabilities:
-        return _figure(traces, "Critic scores for real images and fakes (higher = more real)", "mean score")
+        return _figure(traces, "Critic scores for real images and fakes (higher = more real)", "mean score", marks)
     line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=0.5, y1=0.5, line=dict(color="gray", dash="dot"))
     note = dict(text="equilibrium 0.5", xref="paper", x=1, xanchor="right", yref="y", y=0.5, yanchor="top",
-                showarrow=False, font=dict(color="gray"))
-    return _figure(traces, "D's verdicts: P(real) for real images and fakes", "mean D output",
+                showarrow=False, font=dict(color="gray"), bgcolor="rgba(255,255,255,0.8)")  # readable over lines
+    return _figure(traces, "D's verdicts: P(real) for real images and fakes", "mean D output", marks,
                    yaxis=dict(range=[0, 1]), shapes=[line], annotations=[note])
 
 
-def dynamics_figure(history: dict[str, list[float]]) -> go.Figure:
+def dynamics_figure(history: dict[str, list[float]], marks=()) -> go.Figure:
     """Gradient norms (left, log scale) and learning rates (right, log scale, dashed)."""
     steps, traces = history.get("step", []), []
     for key, name, color in (("d_grad", "D gradient norm", D_COLOR), ("g_grad", "G gradient norm", G_COLOR)):
@@ -102,7 +109,7 @@ def dynamics_figure(history: dict[str, list[float]]) -> go.Figure:
                             digits=None))
     lrs = [v for key in ("d_lr", "g_lr") for v in history.get(key, []) if v > 0]
     lr_range = [math.log10(min(lrs)) - 0.5, math.log10(max(lrs)) + 0.5] if lrs else None
-    return _figure(traces, "Gradient norms and learning rates", "gradient norm",
+    return _figure(traces, "Gradient norms and learning rates", "gradient norm", marks,
                    yaxis=dict(type="log", dtick="D2"),  # D2: label 1, 2 and 5 of each decade
                    yaxis2=dict(type="log", dtick="D2", overlaying="y", side="right", showgrid=False,
                                tickformat=".0e", range=lr_range, title=dict(text="learning rate")))
@@ -154,11 +161,14 @@ def share_figure(series: dict[str, list[float]], digits: list[int], upto: int = 
     steps = series.get("step", [])
     which = f"digit {digits[0]}" if len(digits) == 1 else "one of the chosen digits"
     traces = [_line(steps, series.get("share", []), f"read as {which}", G_COLOR, mode="lines+markers"),
-              _line(steps, series.get("variety", []), "variety vs real images (1 = as varied)", REAL_COLOR,
-                    width=1.5, dash="dash", mode="lines+markers")]
-    top = max([1.0, *series.get("variety", [])]) + 0.05  # static is more varied than real digits
+              _line(steps, series.get("variety", []), "variety vs real images (right; 1 = as varied)", REAL_COLOR,
+                    width=1.5, dash="dash", mode="lines+markers", yaxis="y2")]
+    # Variety is a ratio, not a share (static is twice as varied as real digits): its own axis, 1 in the middle.
+    top = max([2.0, *series.get("variety", [])]) * 1.05
     return _figure(traces, "Recognised by the classifier, and variety", "share of samples",
-                   xaxis=dict(range=_first_reading_range(steps, upto)), yaxis=dict(range=[0, top], tickformat=".0%"))
+                   xaxis=dict(range=_first_reading_range(steps, upto)), yaxis=dict(range=[0, 1.05], tickformat=".0%"),
+                   yaxis2=dict(range=[0, top], overlaying="y", side="right", showgrid=False,
+                               title=dict(text="variety (1 = as real digits)")))
 
 
 def fid_figure(series: dict[str, list[float]], upto: int = 0) -> go.Figure:

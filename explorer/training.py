@@ -111,6 +111,7 @@ class TrainerState:
     snapshots: list[Snapshot]
     settings: dict = field(default_factory=dict)
     readings: list[Reading] = field(default_factory=list)  # the quality meter's, when it runs
+    changes: list[tuple[int, str]] = field(default_factory=list)  # live changes: (step, what)
 
     @property
     def latest(self) -> Snapshot | None:
@@ -157,6 +158,7 @@ class Trainer:
         self._low_diversity = 0
         self._lock = threading.RLock()
         self._pending: dict = {}
+        self.changes: list[tuple[int, str]] = []  # (step, "loss → Hinge") for each live change applied
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
@@ -309,8 +311,8 @@ class Trainer:
             if self.last_varied is not None:
                 step, varied = self.last_varied
                 self._load_weights(varied)
-                kept = f" The model kept is the one from step {step}, before the collapse."
-            self.reason = (f"Mode collapse at step {self.step_count}: every sample of the fixed batch looks "
+                kept = f" The model kept is the one from step {step:,}, before the collapse."
+            self.reason = (f"Mode collapse at step {self.step_count:,}: every sample of the fixed batch looks "
                            f"the same (pixel spread {spread:.3f}). The generator found one image that fools "
                            f"D and stopped exploring.{kept} Try a lower generator learning rate, more D steps, "
                            f"or the WGAN-GP loss.")
@@ -321,8 +323,8 @@ class Trainer:
         good_step, weights = self.last_good
         self._load_weights(weights)
         self.status = "diverged"
-        self.reason = (f"Training diverged at step {self.step_count}: {bad} became NaN or infinite. "
-                       f"The model was rolled back to step {good_step}, its last good state. "
+        self.reason = (f"Training diverged at step {self.step_count:,}: {bad} became NaN or infinite. "
+                       f"The model was rolled back to step {good_step:,}, its last good state. "
                        f"Try lower learning rates, or a loss such as WGAN-GP.")
         self._stop.set()
 
@@ -383,7 +385,7 @@ class Trainer:
         with self._lock:
             if self.status not in ("diverged", "collapsed"):
                 self.status = "stopped" if self._stop.is_set() else "finished"
-                self.reason = "" if self.status == "finished" else f"Stopped by request at step {self.step_count}."
+                self.reason = "" if self.status == "finished" else f"Stopped by request at step {self.step_count:,}."
                 if self.step_count % self.cfg.snapshot_every:
                     self._take_snapshot()
         # The end point, for the Runs page's comparison; not after a rollback, where it would score the kept
@@ -422,10 +424,13 @@ class Trainer:
     def _apply_pending(self) -> None:
         if not self._pending:
             return
-        self.cfg = GANConfig.from_dict({**self.cfg.to_dict(), **self._pending})
+        old, self.cfg = self.cfg, GANConfig.from_dict({**self.cfg.to_dict(), **self._pending})
         self._pending.clear()
         self.loss = losses.get(self.cfg.loss)
         self._set_lrs()
+        said = [_describe(k, getattr(self.cfg, k)) for k in LIVE_SETTINGS if getattr(old, k) != getattr(self.cfg, k)]
+        if said:  # the charts mark it, so a change's effect can be seen where it begins
+            self.changes.append((self.step_count, ", ".join(said)))
 
     def state(self, with_history: bool = True) -> TrainerState:
         with self._lock:
@@ -436,12 +441,21 @@ class Trainer:
                 snapshots=list(self.snapshots),
                 settings={k: getattr(self.cfg, k) for k in LIVE_SETTINGS},
                 readings=list(self.meter.readings) if self.meter is not None else [],
+                changes=list(self.changes),
             )
 
     def final_metrics(self) -> dict[str, float]:
         with self._lock:
             cols = self.history.columns()
             return {k: v[-1] for k, v in cols.items() if v}
+
+
+def _describe(setting: str, value) -> str:
+    """A live change as the charts label it: "loss → Hinge", "G lr → 0.001", "k → 2"."""
+    if setting == "loss":
+        return f"loss → {losses.get(value).title}"
+    name = {"g_lr": "G lr", "d_lr": "D lr", "d_steps": "k"}[setting]
+    return f"{name} → {value:g}"
 
 
 def _optimizer(kind: str, net: torch.nn.Module, lr: float, cfg: GANConfig) -> torch.optim.Optimizer:

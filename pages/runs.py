@@ -54,7 +54,8 @@ def compare(runs: list[Run]) -> None:
                                                 smoothed=False, yaxis=dict(range=[0, 1.05], tickformat=".0%")),
                           key="compare_share")
         right.plotly_chart(charts.compare_figure(measured, "fid", "Fréchet distance to real digits (lower is better)",
-                                                 "distance (log scale)", smoothed=False, yaxis=dict(type="log")),
+                                                 "distance (log scale)", smoothed=False,
+                                                 yaxis=dict(type="log", dtick=1)),  # a label per decade
                            key="compare_fid")
     diff = differences({r.name: r.cfg for r in chosen})
     if diff:

@@ -5,6 +5,7 @@ they wait for. Training happens in real worker threads owned by the process-wide
 AppTest sessions here share, as browser sessions share one server.
 """
 
+import re
 import time
 from pathlib import Path
 
@@ -208,8 +209,8 @@ def test_a_run_that_collapses_stops_and_keeps_the_model_from_before(monkeypatch)
     rerun_until(at, "collapsed")
     text = errors(at)
     assert "Mode collapse at step" in text and "The model kept is the one from step" in text
-    kept = int(text.split("the one from step ")[1].split(",")[0])
-    collapsed = int(text.split("Mode collapse at step ")[1].split(":")[0])
+    kept = int(re.search(r"the one from step ([\d,]+), before", text)[1].replace(",", ""))
+    collapsed = int(re.search(r"Mode collapse at step ([\d,]+):", text)[1].replace(",", ""))
     assert kept % 10 == 0 and collapsed - kept == 30  # three alike snapshots (every 10 steps) after it
     assert at.session_state["current_run"] is not None and not at.exception
 

@@ -81,11 +81,13 @@ def test_presenter_flag_hides_the_controls_and_shows_the_big_caption():
     wait_for_steps(at)
     at.run()
     labels = {b.label for b in at.button}
-    assert not labels & {"Pause", "Stop", "Reset", "Apply now"}
+    assert "Apply now" not in labels and {"Pause", "Resume", "Stop", "Reset"} <= labels  # the run's own buttons stay
     assert not any(s.label == "Scrub through training" for s in at.select_slider)
     assert any(m.value.startswith("# ") for m in at.markdown)  # "what is happening now", in large type
     setup_box = next(e for e in at.expander if e.label == "Setup")
     assert not setup_box.proto.expanded  # the setup stays collapsed
+    button(at, "Pause").click().run()  # a teacher pauses to explain
+    assert at.session_state["job"].paused
     at.toggle(key="presenter").set_value(False).run()
     assert {"Pause", "Stop"} <= {b.label for b in at.button}
     assert "present" not in at.query_params

@@ -61,6 +61,15 @@ def test_dynamics_figure_puts_learning_rates_on_a_second_log_axis():
 
 
 @pytest.mark.parametrize("make", [charts.loss_figure, charts.dynamics_figure,
+                                  lambda h, marks: charts.d_output_figure(h, True, marks)])
+def test_live_changes_are_marked_where_they_began(make):
+    fig = make(history(50), [(20, "loss → Hinge"), (35, "k → 3")])
+    marks = [s for s in fig.layout.shapes if s.xref == "x"]
+    assert [(s.x0, s.x1) for s in marks] == [(20, 20), (35, 35)]
+    assert [a.text for a in fig.layout.annotations if a.xref == "x"] == ["loss → Hinge", "k → 3"]
+
+
+@pytest.mark.parametrize("make", [charts.loss_figure, charts.dynamics_figure,
                                   lambda h: charts.d_output_figure(h, True)])
 def test_a_100k_step_run_draws_at_most_2000_points_per_trace(make):
     fig = make(history(100_000))
@@ -101,8 +110,11 @@ SERIES = {"step": [0, 100, 200], "seconds": [0.0, 4.0, 8.0], "share": [0.0, 0.4,
 
 def test_share_and_frechet_figures_draw_the_series_and_the_floor():
     share = charts.share_figure(SERIES, [3])
-    assert [t.name for t in share.data] == ["read as digit 3", "variety vs real images (1 = as varied)"]
+    assert [t.name for t in share.data] == ["read as digit 3", "variety vs real images (right; 1 = as varied)"]
     assert list(share.data[0].y) == [0.0, 0.4, 0.8] and share.layout.yaxis.tickformat == ".0%"
+    assert share.data[1].yaxis == "y2" and share.layout.yaxis2.range[1] >= 2  # a ratio, on its own axis
+    static = charts.share_figure({**SERIES, "variety": [2.2, 2.4, 2.3]}, [3])
+    assert static.layout.yaxis2.range[1] >= 2.4 and static.layout.yaxis.range[1] <= 1.05
     fid = charts.fid_figure(SERIES)
     assert list(fid.data[1].y) == [1.4, 1.4, 1.4] and "floor" in fid.data[1].name
     assert fid.layout.yaxis.type == "log"

@@ -101,6 +101,15 @@ def test_live_changes_apply_between_steps(digits):
     assert trainer.opt_g.param_groups[0]["lr"] == 1e-3 and trainer.opt_d.param_groups[0]["lr"] == 5e-3
     assert trainer.loss.name == "hinge" and trainer.cfg.d_steps == 3
     assert trainer.state().history["d_lr"][-1] == 5e-3
+    [(step, said)] = trainer.state().changes  # one entry, at the step where the change began
+    assert step > 2 and said == "G lr → 0.001, D lr → 0.005, loss → Hinge, k → 3"
+
+
+def test_a_live_change_to_the_same_values_is_not_marked(digits):
+    trainer = Trainer(tiny(), digits)
+    trainer.update(loss=trainer.cfg.loss, g_lr=trainer.cfg.g_lr)
+    trainer.step()
+    assert trainer.state().changes == []
 
 
 def test_concurrent_reads_see_consistent_history(digits):
@@ -214,6 +223,6 @@ def test_alike_samples_are_a_collapse_only_after_the_warm_up_and_the_varied_mode
         for p in grown.G.parameters():  # what G has become since: the collapsed model
             p.add_(1.0)
     check(grown, alike)
-    assert grown.status == "collapsed" and f"Mode collapse at step {training.COLLAPSE_WARMUP}:" in grown.reason
-    assert f"the one from step {training.COLLAPSE_WARMUP}, before the collapse" in grown.reason
+    assert grown.status == "collapsed" and f"Mode collapse at step {training.COLLAPSE_WARMUP:,}:" in grown.reason
+    assert f"the one from step {training.COLLAPSE_WARMUP:,}, before the collapse" in grown.reason
     assert all(torch.equal(v, kept[k]) for k, v in grown.G.state_dict().items())

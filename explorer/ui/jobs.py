@@ -107,6 +107,7 @@ class JobView:
     snapshots: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     readings: list = field(default_factory=list)  # the quality meter's (explorer.quality.Reading)
+    changes: list = field(default_factory=list)  # live changes applied: (step, what)
     done: bool = False
 
     @property
@@ -234,7 +235,7 @@ class Job:
         elif not done and status in TERMINAL:
             status = "running"  # the worker is still wrapping up
         elif status == "stopped" and self.note:
-            reason = f"{self.note} (at step {state.step})"
+            reason = f"{self.note} (at step {state.step:,})"
         fraction = self.budget.fraction(self.trainer) if self.started is not None else 0.0
         running = self.running_seconds()
         eta = running * (1 - fraction) / fraction if 0 < fraction < 1 and not done else None
@@ -245,7 +246,7 @@ class Job:
                        queue_position=self._registry.position(self) if self._registry else 0, eta=eta,
                        images_per_second=state.images_seen / state.seconds if state.seconds > 0 else 0.0,
                        history=state.history, snapshots=state.snapshots, settings=state.settings,
-                       readings=state.readings, done=done)
+                       readings=state.readings, changes=state.changes, done=done)
 
 
 class JobRegistry:

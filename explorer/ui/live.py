@@ -37,11 +37,8 @@ def _live(polling: bool) -> None:
     view = job.view()
     if view.done and (polling or not st.session_state.get("adopted")):
         st.rerun()  # full rerun: the sidebar adopts the new generator, and polling stops
+    _controls(job, view)  # in presenter mode too: a teacher pauses to explain, or stops, in front of the class
     show_controls = not presenter.active()
-    if show_controls:
-        _controls(job, view)
-    else:
-        st.progress(view.fraction, text=f"**{job.name}** · {view.status_text} · {progress_text(view, job)}")
     teach.now(job, view)
     if view.done:
         ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
@@ -142,7 +139,7 @@ def _grid_and_loss(job: Job, view: JobView) -> None:
             st.download_button("Download this grid (PNG)", png, f"{job.name}-step{latest.step}.png", "image/png",
                                on_click="ignore", key="dl_grid", icon=":material/download:")
     with right:
-        presenter.chart(charts.loss_figure(view.history), key="chart_loss")
+        presenter.chart(charts.loss_figure(view.history, view.changes), key="chart_loss")
         st.caption("D's loss falls when it tells real from fake; G's loss falls when its fakes fool D. "
                    "In a healthy run neither wins for long.")
 
@@ -151,11 +148,11 @@ def _more_charts(job: Job, view: JobView) -> None:
     loss = LOSSES[view.settings.get("loss", job.trainer.cfg.loss)]
     c1, c2 = st.columns(2)
     with c1:
-        presenter.chart(charts.d_output_figure(view.history, loss.probabilities), key="chart_d")
+        presenter.chart(charts.d_output_figure(view.history, loss.probabilities, view.changes), key="chart_d")
         if loss.probabilities:
             st.caption("D(x) near 1 and D(G(z)) near 0: D is winning. Both near 0.5: the fakes look real to D.")
     with c2:
-        presenter.chart(charts.dynamics_figure(view.history), key="chart_dyn")
+        presenter.chart(charts.dynamics_figure(view.history, view.changes), key="chart_dyn")
         st.caption("How hard each network is being pushed (gradient norm), and its step size (learning rate).")
 
 
@@ -221,7 +218,8 @@ def _quality(job: Job, view: JobView) -> None:
                    "A sample counts as recognised when the classifier is 90% sure of a chosen digit and its "
                    "features look like real ones; variety compares the samples' pixel spread with real digits'. "
                    "The Fréchet distance compares the classifier's features of samples and real digits; the "
-                   "dotted floor is what real digits score. D's histograms apart: D tells them apart easily.")
+                   "dotted floor is what real digits score. When D's two histograms sit apart, D tells real from "
+                   "fake easily; when they overlap, it cannot.")
 
 
 def _gif(snapshots) -> bytes:
