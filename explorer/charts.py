@@ -210,7 +210,7 @@ def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: 
     x_title = "D(x): P(real)" if probabilities else "critic score"
     return _figure(traces, "D's outputs: real vs fake now (left), their overlap over time (right)", "share",
                    barmode="overlay", hovermode="closest",
-                   xaxis=dict(title=dict(text=x_title), domain=[0, 0.58], range=[0, 1] if probabilities else None),
-                   xaxis2=dict(title=dict(text="step"), domain=[0.68, 1], anchor="y2",
+                   xaxis=dict(title=dict(text=x_title), domain=[0, 0.55], range=[0, 1] if probabilities else None),
+                   xaxis2=dict(title=dict(text="step"), domain=[0.72, 1], anchor="y2",
                                range=_first_reading_range(series.get("step", []), upto)),
                    yaxis2=dict(title=dict(text="overlap"), range=[0, 1.05], anchor="x2", tickformat=".0%"))
