@@ -375,6 +375,13 @@ def test_a_downloaded_checkpoint_always_loads_again():
     assert checkpoints.load(run.checkpoint_bytes()).cfg == cfg
 
 
+@pytest.mark.parametrize("name, slug", [("Run 2 (the fix)", "run-2-the-fix"), ("Démo: chiffre 3", "démo-chiffre-3"),
+                                        ("Uploaded a.safetensors", "uploaded-a-safetensors"), ("!!", "run")])
+def test_download_names_are_plain(name, slug):
+    from explorer.ui.runs import Run
+    assert Run(name, tiny(), None, None, {}).slug == slug
+
+
 def test_the_runs_page_compares_two_runs():
     at = app("pages/train.py", **TINY)
     start(at)

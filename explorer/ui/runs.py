@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -92,7 +93,7 @@ class Run:
     # ---- downloads ---------------------------------------------------------------------
     @property
     def slug(self) -> str:
-        return "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-") or "run"
+        return re.sub(r"[\W_]+", "-", self.name.lower()).strip("-") or "run"  # "Run 2 (the fix)": run-2-the-fix
 
     def checkpoint_bytes(self) -> bytes:
         data = checkpoints.to_bytes(self.cfg, self.G, self.D, self.meta)
