@@ -1,6 +1,9 @@
 """The job registry without Streamlit: the cap, the queue, the run-time limit, session end, threads."""
 
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -178,3 +181,12 @@ def test_closing_the_registry_stops_running_and_queued_jobs_and_waits_for_them(d
     assert running.done and waiting.done  # close() waited: no thread is left mid-step
     assert running.view().status == "stopped" and "shutting down" in running.view().reason
     assert waiting.trainer.step_count == 0 and reg.stats()["running"] == 0
+
+
+def test_a_process_that_makes_the_registry_and_exits_at_once_exits_cleanly():
+    """The registry's background warm-up runs torch ops; killed mid-way at exit, it aborted the process (134)."""
+    script = "from explorer.ui import state; state.registry().close(); print('closed')"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0 and "closed" in done.stdout, done.stderr[-2000:]

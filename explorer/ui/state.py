@@ -44,8 +44,10 @@ def registry() -> JobRegistry:
     atexit.register(made.close, wait=SHUTDOWN_WAIT_SECONDS)
     # Only then, in the background, load what the quality meter needs, so a first reading need not wait for it:
     # no thread should run torch ops while the thread count changes.
+    # Not a daemon: the interpreter waits for it (a second or two) at exit. A daemon thread killed inside torch
+    # at exit aborts the process ("terminate called without an active exception", exit status 134).
     threading.Thread(target=_warm_meter, args=(made.limits.torch_threads,), name="gan-meter-warmup",
-                     daemon=True).start()
+                     daemon=False).start()
     return made
 
 
