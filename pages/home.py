@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer.losses import LOSSES
-from explorer.ui import shell, teach, visuals
+from explorer.ui import shell, teach, visuals, widgets
 from explorer.ui.share import QUICK_STARTS
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
@@ -25,9 +25,7 @@ st.markdown(
 
 st.subheader("Quick start")
 for col, quick in zip(st.columns(len(QUICK_STARTS)), QUICK_STARTS):
-    with col.container(border=True):
-        st.markdown(f"**{quick.title}**")
-        st.caption(quick.description)
+    with widgets.card(col, quick.title, quick.description):
         if st.button("Train it", key=f"quick_{quick.title}", type="primary"):
             st.session_state.quick_start = True
             st.switch_page("pages/train.py", query_params=quick.params)

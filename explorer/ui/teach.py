@@ -11,7 +11,7 @@ import streamlit as st
 
 from .. import lessons
 from ..config import GANConfig
-from . import form, presenter, setup, state
+from . import form, presenter, setup, state, widgets
 from .jobs import Job, JobView
 
 ss = st.session_state
@@ -29,9 +29,7 @@ def cards(label: str, key: str, on_click=None, **button) -> lessons.Lesson | Non
     """One card per lesson (title, summary, a button); the lesson whose button was pressed, if any."""
     picked = None
     for col, lesson in zip(st.columns(len(lessons.LESSONS)), lessons.LESSONS.values()):
-        with col.container(border=True):
-            st.markdown(f"**{lesson.title}**")
-            st.caption(lesson.summary)
+        with widgets.card(col, lesson.title, lesson.summary):
             if st.button(label, key=f"{key}{lesson.name}", width="stretch", on_click=on_click,
                          args=(lesson,) if on_click else None, **button):
                 picked = lesson

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 
 from .runs import Run
@@ -24,3 +27,14 @@ def run_downloads(run: Run, key: str) -> None:
     c4.download_button("Metrics", run.metrics_csv, f"{run.slug}-metrics.csv", "text/csv",
                        on_click="ignore", key=f"{key}_csv", width="stretch", icon=DOWNLOAD, disabled=not run.history,
                        help="A .csv file: losses, D outputs, gradient norms and learning rates per step.")
+
+
+@contextmanager
+def card(column, title: str, text: str) -> Iterator[None]:
+    """A bordered card in a row of columns: its title and text at the top, and what the `with` block adds (a
+    button) at the bottom. Every card of the row is as tall as the tallest, so their buttons line up."""
+    with column.container(border=True, height="stretch"):
+        with st.container(height="stretch"):
+            st.markdown(f"**{title}**")
+            st.caption(text)
+        yield
