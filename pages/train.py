@@ -42,6 +42,7 @@ warnings = form.apply_link()
 if warnings:
     st.warning("This link had settings that could not be used; the preset's values stand in for them:\n"
                + "\n".join(f"- {w}" for w in warnings), icon=":material/link_off:")
+teach.start_loaded()  # a lesson or its fix, picked by a button on the last run
 job = state.job()
 active = job is not None and not job.done
 presenting = presenter.active()  # controls collapsed, for a projector

@@ -73,3 +73,22 @@ def test_lesson_reaches_its_key_moment(name, app_page, streamlit_server):
     # during a rerun the live controls can briefly show twice.
     with contextlib.suppress(Exception):
         page.get_by_role("button", name="Stop", exact=True).first.click(timeout=5_000)
+
+
+def test_try_the_fix_pressed_mid_run_starts_the_fix(app_page, streamlit_server):
+    """The button sits in the live view, which redraws every second; the fix must start, not the lesson again
+    (the browser's stale form values once won that race)."""
+    page, lesson = app_page, lessons.get("collapse")
+    page.goto(streamlit_server.url("/train?lesson=collapse"))
+    wait_for_app(page, timeout=90)
+    page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Start training", exact=True).click()
+    wait_until(lambda: "Status: running" in page.get_by_test_id("stMain").inner_text(), 60, "the lesson to run")
+    time.sleep(15)  # a quality reading or two, and many redraws
+    page.get_by_role("button", name="Try the fix").first.click()
+    wait_until(lambda: "Run 2 (the fix)" in page.get_by_test_id("stMain").inner_text(), 60, "the fix to start")
+    wait_for_app(page, timeout=30)
+    assert page.get_by_text(f"Lesson: {lesson.title} — the fix").count() >= 1
+    assert "g_lr=0.001" in page.url and "g_lr=0.0001" not in page.url  # the fix's setting, in the share link
+    assert_no_exception(page, "the fix")
+    with contextlib.suppress(Exception):
+        page.get_by_role("button", name="Stop", exact=True).first.click(timeout=5_000)

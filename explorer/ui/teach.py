@@ -37,9 +37,22 @@ def cards(label: str, key: str, on_click=None, **button) -> lessons.Lesson | Non
 
 
 def load(lesson: lessons.Lesson, cfg: GANConfig, fix_of: str = "") -> None:
-    """A button callback: fill the form with a lesson's setup (or its fix); the page starts it."""
-    form.fill(cfg, lesson.budget, "default")
-    ss.lesson_pick, ss.lesson_fix_of = lesson.name, fix_of
+    """A button callback: queue a lesson's setup (or its fix) for the Train page's next full run.
+
+    Not into the form here: "Try the fix" runs inside the live fragment, where the form is not drawn, so the
+    browser still holds the form's old values, and its next request (the fragment's timer) would put them back
+    before the page starts the run. `start_loaded` fills the form in the run that draws it."""
+    ss.lesson_load = (lesson.name, cfg, fix_of)
+
+
+def start_loaded() -> None:
+    """On the Train page before the form is drawn: fill it with a lesson queued by `load`, and have it start."""
+    queued = ss.pop("lesson_load", None)
+    if queued is None:
+        return
+    name, cfg, fix_of = queued
+    form.fill(cfg, lessons.get(name).budget, "default")
+    ss.lesson_pick, ss.lesson_fix_of = name, fix_of
     ss.quick_start = True
 
 
