@@ -34,9 +34,13 @@ COMPARED = (("g_loss", "G loss (smoothed)", "loss"), ("d_loss", "D loss (smoothe
 def compare(runs: list[Run]) -> None:
     """Two or more runs side by side: their curves overlaid, the settings that differ, their samples."""
     st.subheader("Compare runs")
-    picked = st.multiselect("Runs to compare", range(len(runs)), default=[0, 1],
-                            format_func=lambda i: runs[i].name, key="compare_runs")
-    chosen = [runs[i] for i in picked]
+    # The options are the runs themselves (by id), not list positions, which shift when a run is added.
+    by_id = {id(r): r for r in runs}
+    if "compare_runs" in st.session_state:  # a picked run that has since been dropped (MAX_RUNS) leaves the pick
+        st.session_state.compare_runs = [i for i in st.session_state.compare_runs if i in by_id]
+    picked = st.multiselect("Runs to compare", list(by_id), default=list(by_id)[:2],
+                            format_func=lambda i: by_id[i].name, key="compare_runs")
+    chosen = [by_id[i] for i in picked]
     if len(chosen) < 2:
         st.caption("Pick two or more runs.")
         return
@@ -64,9 +68,9 @@ def compare(runs: list[Run]) -> None:
                   **{r.name: [to_text(values[i]) for values in diff.values()] for i, r in enumerate(chosen)}})
     else:
         st.caption("These runs share every setting.")
-    for col, run in zip(st.columns(len(chosen)), chosen):
+    for col, run in zip(st.columns(max(3, len(chosen))), chosen):  # at least three columns: no grid too wide
         col.image(run.preview() or visuals.samples_png(run, n=16), caption=f"{run.name}: final samples",
-                  width=320, output_format="PNG")
+                  width="stretch", output_format="PNG")
 
 
 st.title("Runs")

@@ -393,7 +393,8 @@ def test_the_runs_page_compares_two_runs():
     at.switch_page("pages/runs.py").run()
     assert not at.exception
     picker = at.multiselect(key="compare_runs")
-    assert [picker.options[i] for i in picker.value] == ["Run 2", "Run 1"]  # the newest two
+    names = {id(r): r.name for r in at.session_state["runs"]}
+    assert [names[i] for i in picker.value] == ["Run 2", "Run 1"]  # the newest two
     charts = at.get("plotly_chart")
     # four loss curves and the quality meter's two (recognised share, Fréchet distance)
     assert {c.key for c in charts} >= {"compare_share", "compare_fid"}
@@ -404,5 +405,9 @@ def test_the_runs_page_compares_two_runs():
     assert list(table["Run 2"]) == ["0.001"] and list(table["Run 1"]) == ["0.0005"]
     assert [i.captions[0] for i in at.image if i.captions[0].endswith("final samples")] == \
         ["Run 2: final samples", "Run 1: final samples"]
-    picker.set_value([0]).run()
+    at.file_uploader[0].upload("mine.safetensors", checkpoint_bytes()).run()  # a new run joins the list...
+    assert [names.get(i) for i in at.multiselect(key="compare_runs").value] == ["Run 2", "Run 1"]  # ...not the pick
+    assert [i.captions[0] for i in at.image if i.captions[0].endswith("final samples")] == \
+        ["Run 2: final samples", "Run 1: final samples"]
+    at.multiselect(key="compare_runs").set_value(picker.value[:1]).run()
     assert "Pick two or more runs." in [c.value for c in at.caption]
