@@ -21,6 +21,7 @@ DEVICES = ("auto", "cpu", "cuda")
 LOSSES = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
 MAX_LAYERS = 6
 MAX_UNITS = 4096
+MAX_SEED = 2**31 - 1  # seeds are 31-bit everywhere: configs, seed boxes, links
 MAX_LATENT = 512
 MAX_BATCH = 4096
 
@@ -166,7 +167,7 @@ class GANConfig:
         if n_images is not None and self.batch_size > n_images:
             raise ConfigError("batch_size", f"{self.batch_size} is larger than the {n_images} images "
                                             f"of digits {self.digits}; use at most {n_images}")
-        _int_range("seed", self.seed, 0, 2**31 - 1)
+        _int_range("seed", self.seed, 0, MAX_SEED)
         _choice("device", self.device, DEVICES)
         _int_range("snapshot_every", self.snapshot_every, 1, 100_000)
 

@@ -4,6 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import charts, images, latent, metrics
+from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
 from explorer.ui import explore, shell
 from explorer.ui.form import KEEP
@@ -65,6 +66,9 @@ def path_tab(run) -> None:
         if not 2 <= len(seeds) <= 12:
             st.error("A path needs 2 to 12 seeds.", icon=":material/error:")
             return
+        if not all(0 <= s <= MAX_SEED for s in seeds):  # as the Seed boxes allow; torch takes nothing past 2**64
+            st.error(f"Seeds go from 0 to {MAX_SEED:,}.", icon=":material/error:")
+            return
         zs, digits = torch.stack([latent.point(run.cfg, s) for s in seeds]), None
     frames = latent.path(zs, per_leg, "slerp" if run.cfg.prior == "normal" else "lerp")
     labels = None
@@ -116,7 +120,7 @@ def animation_tab(run) -> None:
     kind = c1.segmented_control("Animation", ["Random walk", "Looping tour"], default="Random walk", key="anim_kind",
                                 required=True, **KEEP)
     frames = c2.slider("Frames", 12, 96, 48, step=12, key="anim_frames", **KEEP)
-    seed = c3.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="anim_seed", **KEEP)
+    seed = c3.number_input("Seed", 0, MAX_SEED, 0, step=1, key="anim_seed", **KEEP)
     if not st.button("Make the animation", icon=":material/movie:"):
         if "animation" in ss and ss.animation[0] == id(run):
             show_animation(ss.animation[1])

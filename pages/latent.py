@@ -4,6 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import images, latent, metrics
+from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
 from explorer.ui import explore, shell
 from explorer.ui.form import KEEP
@@ -19,7 +20,7 @@ def point_explorer(run) -> None:
     controls, view = st.columns([3, 2], gap="large")
     with controls:
         c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-        c1.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="lat_seed", **KEEP)
+        c1.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="lat_seed", **KEEP)
         c2.button("Go to seed", on_click=explore.go_to_seed, args=(run,), width="stretch")
         c3.button("Random", on_click=explore.random_point, args=(run,), icon=":material/casino:", width="stretch")
         if cfg.conditional:

@@ -210,6 +210,10 @@ def test_paths_grids_and_a_bad_seed_list():
     at.text_input(key="path_seeds").set_value("1, two").run()
     assert "whole numbers" in at.error[0].value
     assert captioned(at, "A 8×8 bilinear grid")  # the rest of the page still works
+    for seeds in ("99999999999999999999, 1", "-1, 4"):  # past what torch takes; below what the Seed boxes take
+        at.text_input(key="path_seeds").set_value(seeds).run()
+        assert not at.exception and "Seeds go from 0 to 2,147,483,647" in at.error[0].value
+        assert captioned(at, "A 8×8 bilinear grid")
 
 
 def test_the_2d_demo_has_a_latent_map():

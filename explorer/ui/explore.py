@@ -17,6 +17,7 @@ import torch
 
 from .. import data, demos, images, latent, metrics
 from ..checkpoints import CheckpointError
+from ..config import MAX_SEED
 from . import state
 from .form import KEEP
 from .runs import Run
@@ -227,7 +228,7 @@ def point_picker(run: Run, key: str, label: str, default_seed: int) -> Point:
         chosen = find_saved(run, st.selectbox("Saved point", names, key=f"{key}_saved", **KEEP))
         point = Point(chosen.name, chosen.z, chosen.digit)
     else:
-        seed = st.number_input("Seed", 0, 2**31 - 1, step=1, key=f"{key}_seed", **KEEP)
+        seed = st.number_input("Seed", 0, MAX_SEED, step=1, key=f"{key}_seed", **KEEP)
         point = Point(f"seed {seed}", latent.point(run.cfg, int(seed)), None)
     if not run.cfg.conditional:
         return point
