@@ -121,9 +121,12 @@ def animation_tab(run) -> None:
                                 required=True, **KEEP)
     frames = c2.slider("Frames", 12, 96, 48, step=12, key="anim_frames", **KEEP)
     seed = c3.number_input("Seed", 0, MAX_SEED, 0, step=1, key="anim_seed", **KEEP)
+    made_for = (id(run), kind, frames, int(seed))  # the GIF shown is the one these settings make
     if not st.button("Make the animation", icon=":material/movie:"):
-        if "animation" in ss and ss.animation[0] == id(run):
+        if ss.get("animation", (None,))[0] == made_for:
             show_animation(ss.animation[1])
+        elif "animation" in ss:
+            st.caption("The settings changed: press **Make the animation** for a new one.")
         return
     walkers = []  # nine digits moving at once, a 3×3 grid per frame
     for w in range(9):
@@ -135,7 +138,7 @@ def animation_tab(run) -> None:
     labels = latent.digit_labels(run.cfg, 9, None) if run.cfg.conditional else None
     pictures = [images.grid(latent.generate(run.G, run.cfg, torch.stack([w[f] for w in walkers]), labels), nrow=3,
                             scale=3) for f in range(frames)]
-    ss.animation = (id(run), images.gif_bytes(pictures, ms_per_frame=80))
+    ss.animation = (made_for, images.gif_bytes(pictures, ms_per_frame=80))
     show_animation(ss.animation[1])
 
 

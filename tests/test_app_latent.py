@@ -249,6 +249,12 @@ def test_the_animation_is_a_gif():
     click(at, "Make the animation")
     gif = at.session_state["animation"][1]
     assert Image.open(io.BytesIO(gif)).n_frames == 48
+    assert captioned(at, "Nine latent points on the move")
+    at.segmented_control(key="anim_kind").set_value("Looping tour").run()  # the walk shown is not a tour
+    assert not [i for i in at.image if i.captions and i.captions[0].startswith("Nine latent points")]
+    assert any("settings changed" in c.value for c in at.caption)
+    at.segmented_control(key="anim_kind").set_value("Random walk").run()  # the same settings: shown again
+    assert captioned(at, "Nine latent points on the move")
 
 
 def drawn_digit_png() -> bytes:
