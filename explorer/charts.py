@@ -91,11 +91,11 @@ def d_output_figure(history: dict[str, list[float]], probabilities: bool, marks=
     traces = [_line(steps, history.get("d_real", []), "D(x): real images", REAL_COLOR),
               _line(steps, history.get("d_fake", []), "D(G(z)): fakes", G_COLOR)]
     if not probabilities:
-        return _figure(traces, "Critic scores for real images and fakes (higher = more real)", "mean score", marks)
+        return _figure(traces, "Critic scores, real and fake", "mean score (higher = more real)", marks)
     line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=0.5, y1=0.5, line=dict(color="gray", dash="dot"))
     note = dict(text="equilibrium 0.5", xref="paper", x=1, xanchor="right", yref="y", y=0.5, yanchor="top",
                 showarrow=False, font=dict(color="gray"), bgcolor="rgba(255,255,255,0.8)")  # readable over lines
-    return _figure(traces, "D's verdicts: P(real) for real images and fakes", "mean D output", marks,
+    return _figure(traces, "D's verdicts: P(real), real and fake", "mean D output", marks,
                    yaxis=dict(range=[0, 1]), shapes=[line], annotations=[note])
 
 
@@ -165,7 +165,7 @@ def share_figure(series: dict[str, list[float]], digits: list[int], upto: int = 
                     width=1.5, dash="dash", mode="lines+markers", yaxis="y2")]
     # Variety is a ratio, not a share (static is twice as varied as real digits): its own axis, 1 in the middle.
     top = max([2.0, *series.get("variety", [])]) * 1.05
-    return _figure(traces, "Recognised by the classifier, and variety", "share of samples",
+    return _figure(traces, "Recognised share and variety", "share of samples",
                    xaxis=dict(range=_first_reading_range(steps, upto)), yaxis=dict(range=[0, 1.05], tickformat=".0%"),
                    yaxis2=dict(range=[0, top], overlaying="y", side="right", showgrid=False,
                                title=dict(text="variety (1 = as real digits)")))
@@ -176,9 +176,9 @@ def fid_figure(series: dict[str, list[float]], upto: int = 0) -> go.Figure:
     steps = series.get("step", [])
     traces = [_line(steps, series.get("fid", []), "Fréchet distance: samples to real", D_COLOR, mode="lines+markers"),
               _line(steps, series.get("fid_floor", []), "floor: real to real", "gray", width=1.5, dash="dot")]
-    return _figure(traces, "Fréchet distance to real digits (lower is better)", "distance (log scale)",
+    return _figure(traces, "Fréchet distance (lower is better)", "distance (log scale)",
                    xaxis=dict(range=_first_reading_range(steps, upto)),
-                   yaxis=dict(type="log", dtick=1))  # a label per decade: 1, 10, 100, 1000
+                   yaxis=dict(type="log", dtick="D2"))  # labels 1, 2 and 5 of each decade
 
 
 def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:
@@ -192,7 +192,7 @@ def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:
     line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=fair, y1=fair, line=dict(color="gray", dash="dot"))
     note = dict(text=f"fair share {fair:.0%}", xref="paper", x=1, xanchor="right", yref="y", y=fair, yanchor="bottom",
                 showarrow=False, font=dict(color="gray"))
-    return _figure([bars], "Which digits G draws (mode-collapse meter)", "share of samples",
+    return _figure([bars], "Digits G draws (mode collapse)", "share of samples",
                    xaxis=dict(title=dict(text="digit the classifier reads"), type="category"),
                    yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], annotations=[note], hovermode="closest",
                    showlegend=False)
@@ -208,9 +208,9 @@ def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: 
               _line(series.get("step", []), series.get("overlap", []), "overlap of the two", "gray", width=1.5,
                     xaxis="x2", yaxis="y2", mode="lines+markers")]
     x_title = "D(x): P(real)" if probabilities else "critic score"
-    return _figure(traces, "D's outputs: real vs fake now (left), their overlap over time (right)", "share",
+    return _figure(traces, "D's outputs now, and their overlap", "share",
                    barmode="overlay", hovermode="closest",
                    xaxis=dict(title=dict(text=x_title), domain=[0, 0.55], range=[0, 1] if probabilities else None),
                    xaxis2=dict(title=dict(text="step"), domain=[0.72, 1], anchor="y2",
                                range=_first_reading_range(series.get("step", []), upto)),
-                   yaxis2=dict(title=dict(text="overlap"), range=[0, 1.05], anchor="x2", tickformat=".0%"))
+                   yaxis2=dict(range=[0, 1.05], anchor="x2", tickformat=".0%"))

@@ -19,10 +19,10 @@ def point_explorer(run) -> None:
     cfg = run.cfg
     controls, view = st.columns([3, 2], gap="large")
     with controls:
-        c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-        c1.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="lat_seed", **KEEP)
-        c2.button("Go to seed", on_click=explore.go_to_seed, args=(run,), width="stretch")
-        c3.button("Random", on_click=explore.random_point, args=(run,), icon=":material/casino:", width="stretch")
+        row = st.container(horizontal=True, vertical_alignment="bottom")  # wraps, never cuts a label short
+        row.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="lat_seed", width=150, **KEEP)
+        row.button("Go to seed", on_click=explore.go_to_seed, args=(run,))
+        row.button("Random", on_click=explore.random_point, args=(run,), icon=":material/casino:")
         if cfg.conditional:
             st.pills("Digit (the label a conditional G draws)", cfg.digits, key="lat_digit", required=True, **KEEP)
         dims, pcs, attrs = st.tabs(["Dimensions", "Principal directions", "Attributes"])
@@ -91,7 +91,7 @@ def show_point(run, z, digit) -> None:
 
 def gallery_and_arithmetic(run, z, digit) -> None:
     st.subheader("Saved points")
-    c1, c2 = st.columns([1, 3])
+    c1, c2 = st.columns([1, 2])
     if c1.button("Save this point", icon=":material/bookmark_add:"):
         explore.save_point(run, z, digit, f"seed {ss.lat_seed}" + ("" if digit is None else f", digit {digit}"))
     if c2.toggle("Link to this point", key="lat_show_link"):

@@ -57,9 +57,9 @@ def compare(runs: list[Run]) -> None:
         left.plotly_chart(charts.compare_figure(measured, "share", "Recognised by the classifier", "share of samples",
                                                 smoothed=False, yaxis=dict(range=[0, 1.05], tickformat=".0%")),
                           key="compare_share")
-        right.plotly_chart(charts.compare_figure(measured, "fid", "Fréchet distance to real digits (lower is better)",
+        right.plotly_chart(charts.compare_figure(measured, "fid", "Fréchet distance (lower is better)",
                                                  "distance (log scale)", smoothed=False,
-                                                 yaxis=dict(type="log", dtick=1)),  # a label per decade
+                                                 yaxis=dict(type="log", dtick="D2")),  # labels 1, 2, 5 of a decade
                            key="compare_fid")
     diff = differences({r.name: r.cfg for r in chosen})
     if diff:

@@ -62,22 +62,23 @@ def _controls(job: Job, view: JobView) -> None:
     status = view.status_text
     # Pause and Resume are two buttons, not one whose label flips: a widget that changes identity mid-rerun
     # can linger as a stale copy beside the new one, and a click on the shifted row is lost.
-    b0, b1, b2, b3, text = st.columns([1, 1, 1, 1, 4], vertical_alignment="center")
+    # One row sized to its content (not fixed columns), so no label is cut short in a narrow window.
+    row = st.container(horizontal=True, vertical_alignment="center")
     paused = view.status == "paused"
-    if b0.button("Pause", disabled=view.done or paused or view.status == "queued", width="stretch"):
+    if row.button("Pause", disabled=view.done or paused or view.status == "queued"):
         job.pause()
         st.rerun()
-    if b1.button("Resume", disabled=not paused, width="stretch"):
+    if row.button("Resume", disabled=not paused):
         job.resume()
         st.rerun()
-    if b2.button("Stop", disabled=view.done, width="stretch"):
+    if row.button("Stop", disabled=view.done):
         job.stop()
         job.wait(timeout=5)
         st.rerun()
-    if b3.button("Reset", width="stretch", help="Clear this run from the page (it stays on the Runs page)."):
+    if row.button("Reset", help="Clear this run from the page (it stays on the Runs page)."):
         state.reset_job()
         st.rerun()
-    text.markdown(f"**{job.name}** · Status: **{status}**")
+    row.markdown(f"**{job.name}** · Status: **{status}**", width="content")
     if view.status == "queued":
         st.caption("Every training slot on this server is busy; your run starts as soon as one frees up.")
     st.progress(view.fraction, text=progress_text(view, job))

@@ -14,19 +14,19 @@ DOWNLOAD = ":material/download:"
 
 def run_downloads(run: Run, key: str) -> None:
     """Four download buttons: checkpoint, its JSON, the config and the metrics. Files are made on click."""
-    c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("Checkpoint", run.checkpoint_bytes, f"{run.slug}.safetensors", "application/octet-stream",
-                       on_click="ignore", key=f"{key}_ckpt", width="stretch", icon=DOWNLOAD,
-                       help="A .safetensors file: the weights of G and D, with the config inside. Never pickled.")
-    c2.download_button("Checkpoint info", run.info_json, f"{run.slug}.json", "application/json",
-                       on_click="ignore", key=f"{key}_info", width="stretch", icon=DOWNLOAD,
-                       help="A .json file of the config and metadata, to keep beside the checkpoint.")
-    c3.download_button("Config", run.config_json, f"{run.slug}-config.json", "application/json",
-                       on_click="ignore", key=f"{key}_cfg", width="stretch", icon=DOWNLOAD,
-                       help="A .json file of the settings alone, for a later run.")
-    c4.download_button("Metrics", run.metrics_csv, f"{run.slug}-metrics.csv", "text/csv",
-                       on_click="ignore", key=f"{key}_csv", width="stretch", icon=DOWNLOAD, disabled=not run.history,
-                       help="A .csv file: losses, D outputs, gradient norms and learning rates per step.")
+    row = st.container(horizontal=True)  # sized to the labels, wrapping in a narrow window
+    row.download_button("Checkpoint", run.checkpoint_bytes, f"{run.slug}.safetensors", "application/octet-stream",
+                        on_click="ignore", key=f"{key}_ckpt", icon=DOWNLOAD,
+                        help="A .safetensors file: the weights of G and D, with the config inside. Never pickled.")
+    row.download_button("Checkpoint info", run.info_json, f"{run.slug}.json", "application/json",
+                        on_click="ignore", key=f"{key}_info", icon=DOWNLOAD,
+                        help="A .json file of the config and metadata, to keep beside the checkpoint.")
+    row.download_button("Config", run.config_json, f"{run.slug}-config.json", "application/json",
+                        on_click="ignore", key=f"{key}_cfg", icon=DOWNLOAD,
+                        help="A .json file of the settings alone, for a later run.")
+    row.download_button("Metrics", run.metrics_csv, f"{run.slug}-metrics.csv", "text/csv",
+                        on_click="ignore", key=f"{key}_csv", icon=DOWNLOAD, disabled=not run.history,
+                        help="A .csv file: losses, D outputs, gradient norms and learning rates per step.")
 
 
 @contextmanager
