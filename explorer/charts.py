@@ -15,6 +15,9 @@ MAX_POINTS = 600  # a live chart is about 600 px wide: more points cost the page
 G_COLOR, D_COLOR, REAL_COLOR = "#1f77b4", "#d62728", "#2ca02c"
 DIGIT_COLORS = qualitative.T10  # ten distinct colours, one per digit
 HEIGHT = 340
+# A log axis labelled in full at 1, 2 and 5 of each decade (plotly's "D2" writes 500 as a small "5").
+LOG_AXIS = dict(type="log", tickmode="array", tickvals=[m * 10.0**e for e in range(-4, 6) for m in (1, 2, 5)],
+                tickformat="~g")
 
 
 def thin(x: list[float], y: list[float], max_points: int = MAX_POINTS) -> tuple[list[float], list[float]]:
@@ -110,7 +113,7 @@ def dynamics_figure(history: dict[str, list[float]], marks=()) -> go.Figure:
     lrs = [v for key in ("d_lr", "g_lr") for v in history.get(key, []) if v > 0]
     lr_range = [math.log10(min(lrs)) - 0.5, math.log10(max(lrs)) + 0.5] if lrs else None
     return _figure(traces, "Gradient norms and learning rates", "gradient norm", marks,
-                   yaxis=dict(type="log", dtick="D2"),  # D2: label 1, 2 and 5 of each decade
+                   yaxis=LOG_AXIS,
                    yaxis2=dict(type="log", dtick="D2", overlaying="y", side="right", showgrid=False,
                                tickformat=".0e", range=lr_range, title=dict(text="learning rate")))
 
@@ -178,7 +181,7 @@ def fid_figure(series: dict[str, list[float]], upto: int = 0) -> go.Figure:
               _line(steps, series.get("fid_floor", []), "floor: real to real", "gray", width=1.5, dash="dot")]
     return _figure(traces, "Fréchet distance (lower is better)", "distance (log scale)",
                    xaxis=dict(range=_first_reading_range(steps, upto)),
-                   yaxis=dict(type="log", dtick="D2"))  # labels 1, 2 and 5 of each decade
+                   yaxis=LOG_AXIS)
 
 
 def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:

@@ -59,7 +59,7 @@ def compare(runs: list[Run]) -> None:
                           key="compare_share")
         right.plotly_chart(charts.compare_figure(measured, "fid", "Fréchet distance (lower is better)",
                                                  "distance (log scale)", smoothed=False,
-                                                 yaxis=dict(type="log", dtick="D2")),  # labels 1, 2, 5 of a decade
+                                                 yaxis=charts.LOG_AXIS),
                            key="compare_fid")
     diff = differences({r.name: r.cfg for r in chosen})
     if diff:
