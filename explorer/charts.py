@@ -194,7 +194,7 @@ def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:
                 name="share read as", hovertemplate="%{x}: %{y:.0%}<extra></extra>")
     line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=fair, y1=fair, line=dict(color="gray", dash="dot"))
     note = dict(text=f"fair share {fair:.0%}", xref="paper", x=1, xanchor="right", yref="y", y=fair, yanchor="bottom",
-                showarrow=False, font=dict(color="gray"))
+                showarrow=False, font=dict(color="gray"), bgcolor="rgba(255,255,255,0.8)")  # readable over a bar
     return _figure([bars], "Digits G draws (mode collapse)", "share of samples",
                    xaxis=dict(title=dict(text="digit the classifier reads"), type="category"),
                    yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], annotations=[note], hovermode="closest",

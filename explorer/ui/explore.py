@@ -166,9 +166,9 @@ def dimension_sliders(run: Run) -> None:
 
 def _slider_block(keys: list[str], label, run: Run) -> None:
     e = latent.extent(run.cfg)
-    cols = st.columns(2)
-    for i, key in enumerate(keys):
-        cols[i % 2].slider(label(i), -e, e, step=0.01, key=key, format="%.2f", **KEEP)
+    for start in range(0, len(keys), 2):  # a row per pair, so a phone's single column reads z1, z2, z3, ...
+        for col, i in zip(st.columns(2), range(start, min(start + 2, len(keys)))):
+            col.slider(label(i), -e, e, step=0.01, key=keys[i], format="%.2f", **KEEP)
 
 
 def offset_slider(key: str, label: str, help: str | None = None) -> None:
