@@ -86,8 +86,7 @@ def test_try_the_fix_pressed_mid_run_starts_the_fix(app_page, streamlit_server):
     time.sleep(15)  # a quality reading or two, and many redraws
     page.get_by_role("button", name="Try the fix").first.click()
     wait_until(lambda: "Run 2 (the fix)" in page.get_by_test_id("stMain").inner_text(), 60, "the fix to start")
-    wait_for_app(page, timeout=30)
-    assert page.get_by_text(f"Lesson: {lesson.title} — the fix").count() >= 1
+    wait_until(lambda: page.get_by_text(f"Lesson: {lesson.title} — the fix").count() >= 1, 30, "the fix's card")
     assert "g_lr=0.001" in page.url and "g_lr=0.0001" not in page.url  # the fix's setting, in the share link
     assert_no_exception(page, "the fix")
     with contextlib.suppress(Exception):
