@@ -130,9 +130,9 @@ def truncation(run) -> None:
     zs = latent.truncated(cfg, 32, psi, seed=1)
     labels = latent.digit_labels(cfg, 32, explore.digit(run))
     grid = images.grid_png(latent.generate(run.G, cfg, zs, labels), nrow=8, scale=2)
-    st.image(grid, width=480, caption=f"32 samples with z scaled by ψ = {psi:.2f} (the same 32 "
-             "points at every ψ). Small ψ: cleaner, more alike; large ψ: more variety, more oddities.",
-             output_format="PNG")
+    left = st.columns([3, 2])[0]  # about 480 px wide on a desktop, the whole width on a phone
+    left.image(grid, width="stretch", output_format="PNG", caption=f"32 samples with z scaled by ψ = {psi:.2f} (the "
+               "same 32 points at every ψ). Small ψ: cleaner, more alike; large ψ: more variety, more oddities.")
 
 
 st.title("Latent space")
