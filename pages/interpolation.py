@@ -66,7 +66,7 @@ def path_tab(run) -> None:
         if not 2 <= len(seeds) <= 12:
             st.error("A path needs 2 to 12 seeds.", icon=":material/error:")
             return
-        if not all(0 <= s <= MAX_SEED for s in seeds):  # as the Seed boxes allow; torch takes nothing past 2**64
+        if not all(0 <= s <= MAX_SEED for s in seeds):  # as the Seed boxes allow (a huge one overflows torch)
             st.error(f"Seeds go from 0 to {MAX_SEED:,}.", icon=":material/error:")
             return
         zs, digits = torch.stack([latent.point(run.cfg, s) for s in seeds]), None

@@ -38,13 +38,13 @@ def _live(polling: bool) -> None:
     if view.done and (polling or not st.session_state.get("adopted")):
         st.rerun()  # full rerun: the sidebar adopts the new generator, and polling stops
     _controls(job, view)  # in presenter mode too: a teacher pauses to explain, or stops, in front of the class
-    show_controls = not presenter.active()
+    show_settings = not presenter.active()  # presenter mode folds the settings, results and film strip away
     teach.now(job, view)
     if view.done:
         ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
-        if show_controls:
+        if show_settings:
             _results(job)
-    elif view.status != "queued" and show_controls:
+    elif view.status != "queued" and show_settings:
         _live_changes(job, view)
     teach.card(job, view)
     if not view.history.get("step"):
@@ -54,7 +54,7 @@ def _live(polling: bool) -> None:
     _grid_and_loss(job, view)
     _quality(job, view)
     _more_charts(job, view)
-    if show_controls:
+    if show_settings:
         _film_strip(job, view)
 
 
