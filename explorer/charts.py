@@ -1,4 +1,5 @@
-"""Plotly figures of a training history (the dict of columns from `Trainer.state().history`).
+"""Plotly figures of a training history (the dict of columns from `Progress.history.columns()`) and of the
+quality meter's readings.
 
 Each trace is thinned to at most `MAX_POINTS` points by averaging neighbouring rows, so a
 100,000-step run draws as fast as a short one.
@@ -160,15 +161,17 @@ def _first_reading_range(steps: list[float], upto: int) -> list[float] | None:
 
 
 def share_figure(series: dict[str, list[float]], digits: list[int], upto: int = 0) -> go.Figure:
-    """Share of samples read as the chosen digits, and their variety against real images, over steps."""
+    """Over steps: the share of samples read as the chosen digits, the share that looks like real ones, and
+    their variety against real images."""
     steps = series.get("step", [])
-    which = f"digit {digits[0]}" if len(digits) == 1 else "one of the chosen digits"
-    traces = [_line(steps, series.get("share", []), f"read as {which}", G_COLOR, mode="lines+markers"),
+    which, real = (f"a {digits[0]}", f"a real {digits[0]}") if len(digits) == 1 else ("a chosen digit", "a real one")
+    traces = [_line(steps, series.get("read_as", []), f"read as {which}", G_COLOR, mode="lines+markers"),
+              _line(steps, series.get("looks_real", []), f"looks like {real}", D_COLOR, mode="lines+markers"),
               _line(steps, series.get("variety", []), "variety vs real images (right; 1 = as varied)", REAL_COLOR,
                     width=1.5, dash="dash", mode="lines+markers", yaxis="y2")]
     # Variety is a ratio, not a share (static is twice as varied as real digits): its own axis, 1 in the middle.
     top = max([2.0, *series.get("variety", [])]) * 1.05
-    return _figure(traces, "Recognised share and variety", "share of samples",
+    return _figure(traces, "Read as, looks real, and variety", "share of samples",
                    xaxis=dict(range=_first_reading_range(steps, upto)), yaxis=dict(range=[0, 1.05], tickformat=".0%"),
                    yaxis2=dict(range=[0, top], overlaying="y", side="right", showgrid=False,
                                title=dict(text="variety (1 = as real digits)")))
@@ -185,8 +188,8 @@ def fid_figure(series: dict[str, list[float]], upto: int = 0) -> go.Figure:
 
 
 def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:
-    """The mode-collapse meter: the share of samples the classifier reads (surely) as each digit, and the
-    unsure rest, with the chosen digits' fair share dotted. Chosen digits in colour, the others grey."""
+    """The mode-collapse meter: the share of samples that look like a real image of each digit, and the unsure
+    rest, with the chosen digits' fair share dotted. Chosen digits in colour, the others grey."""
     fair = 1 / len(digits)
     unsure = max(0.0, 1 - sum(histogram))
     bars = dict(type="bar", x=[str(d) for d in range(10)] + ["unsure"], y=[round(v, 4) for v in [*histogram, unsure]],

@@ -45,7 +45,7 @@ def trainer_meta(trainer, **extra) -> dict:
     """The metadata kept with a trained model: digits, steps, wall time, final metrics."""
     return {"digits": trainer.cfg.digits, "steps": trainer.step_count, "epochs": trainer.epoch,
             "images_seen": trainer.images_seen, "seconds": round(trainer.seconds, 3),
-            "status": trainer.status, "data": trainer.data_description,
+            "status": str(trainer.status), "data": trainer.data_description,
             "final_metrics": trainer.final_metrics(), "saved": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoints, data, images, latent, presets
-from .config import ConfigError
-from .training import Budget, Trainer
+from .config import Budget, ConfigError
+from .trainer import Trainer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +115,7 @@ def cmd_train(args) -> int:
     last = [0.0]
 
     def progress(m: dict) -> None:
-        if time.perf_counter() - last[0] >= 1.0 or budget.done(trainer):
+        if time.perf_counter() - last[0] >= 1.0 or budget.done(trainer.state()):
             last[0] = time.perf_counter()
             print(progress_line(m), flush=True)
 
@@ -168,10 +168,10 @@ def cmd_presets(args) -> int:
 
 
 def cmd_train_classifier(args) -> int:
-    from . import metrics
+    from . import classifier
 
     kwargs = {k: v for k, v in (("epochs", args.epochs), ("out", args.out)) if v is not None}
-    report = metrics.train_classifier(source=data_source(args), root=args.data_root, seed=args.seed, **kwargs)
+    report = classifier.train_classifier(source=data_source(args), root=args.data_root, seed=args.seed, **kwargs)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 PRIORS = ("normal", "uniform")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
@@ -282,3 +283,36 @@ def _check_milestones(name, milestones):
         raise ConfigError(name, "milestones must be whole epoch numbers >= 1")
     if milestones != sorted(set(milestones)):
         raise ConfigError(name, "milestones must be increasing epoch numbers")
+
+
+# ---- how long to train -------------------------------------------------------------------
+class Elapsed(Protocol):
+    """What a budget is measured against: a trainer's published progress."""
+    step: int
+    epoch: int
+    epoch_progress: float  # epochs done, with the fraction of the current one
+    seconds: float  # training time
+
+
+BUDGET_KINDS = ("steps", "epochs", "seconds")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long to train: a number of steps, epochs or seconds of training time."""
+    kind: str
+    amount: float
+
+    def __post_init__(self):
+        if self.kind not in BUDGET_KINDS:
+            raise ConfigError("budget", f"{self.kind!r} is not one of {', '.join(BUDGET_KINDS)}")
+        if not (isinstance(self.amount, (int, float)) and math.isfinite(self.amount) and self.amount > 0):
+            raise ConfigError(self.kind, f"{self.amount!r} must be a number above 0")
+
+    def done(self, now: Elapsed) -> bool:
+        value = {"steps": now.step, "epochs": now.epoch, "seconds": now.seconds}[self.kind]
+        return value >= self.amount
+
+    def fraction(self, now: Elapsed) -> float:
+        value = {"steps": now.step, "epochs": now.epoch_progress, "seconds": now.seconds}[self.kind]
+        return min(1.0, value / self.amount)

@@ -153,6 +153,11 @@ class DigitBatches:
     def __len__(self) -> int:
         return len(self.y)
 
+    @property
+    def epoch_fraction(self) -> float:
+        """How far through the current epoch the batches are, 0..1."""
+        return self._pos / max(1, len(self.y))
+
     def _perm(self) -> torch.Tensor:
         return torch.randperm(len(self.y), generator=self.generator).to(self.x.device)
 

@@ -18,10 +18,11 @@ from pathlib import Path
 import torch
 
 from . import checkpoints, data, latent, metrics, presets
-from .config import GANConfig
-from .training import Budget, Trainer
+from .classifier import WEIGHTS
+from .config import Budget, GANConfig
+from .trainer import Trainer
 
-MODELS = metrics.WEIGHTS.parent  # the repo's models/ folder, beside the classifier
+MODELS = WEIGHTS.parent  # the repo's models/ folder, beside the classifier
 RECORD = "demos.json"
 REBUILD = "python -m explorer build-demos"
 SCORE_SAMPLES = 1000
@@ -119,7 +120,7 @@ def build_one(demo: Demo, source: data.Digits, progress=print) -> dict:
               **quality(trainer.generator, cfg), "file": file.name, "bytes": file.stat().st_size,
               "sha256": hashlib.sha256(file.read_bytes()).hexdigest(), "torch": torch.__version__,
               "threads": torch.get_num_threads(),
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+              "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
     progress(summary(record))
     return record
 
@@ -128,7 +129,8 @@ def quality(G, cfg: GANConfig) -> dict:
     """Scores of 1,000 samples; a conditional model's samples cycle through its digits."""
     images = latent.sample(G, cfg, SCORE_SAMPLES, seed=SCORE_SEED)
     q = metrics.score(images, cfg.digits)
-    out = {"recognised": round(q.share, 4), "frechet": round(q.fid, 3), "frechet_floor": round(q.fid_floor, 3),
+    out = {"read_as": round(q.read_as, 4), "looks_real": round(q.looks_real, 4), "frechet": round(q.fid, 3),
+           "frechet_floor": round(q.fid_floor, 3),
            "confidence": round(q.confidence, 4), "histogram": q.histogram}
     if len(cfg.digits) > 1:
         out["min_digit_share"] = round(min(q.histogram[d] for d in cfg.digits), 4)
@@ -142,7 +144,8 @@ def quality(G, cfg: GANConfig) -> dict:
 
 def summary(r: dict) -> str:
     line = (f"{r['name']}: {r['steps']} steps in {r['train_seconds']:.0f}s ({r['images_per_second']:,} img/s), "
-            f"recognised {r['recognised']:.1%}, Fréchet {r['frechet']:.2f} (floor {r['frechet_floor']:.2f})")
+            f"read as its digits {r['read_as']:.1%}, looks real {r['looks_real']:.1%}, "
+            f"Fréchet {r['frechet']:.2f} (floor {r['frechet_floor']:.2f})")
     if "min_digit_share" in r:
         line += f", rarest digit {r['min_digit_share']:.1%}"
     if "asked_digit_read" in r:

@@ -1,8 +1,10 @@
-"""The latent space of a trained generator: sampling, paths, grids, directions and inversion.
+"""The latent space of a trained generator: points, sampling, paths, grids and walks.
 
 A latent point z is a vector of `cfg.latent_dim` numbers drawn from the prior (N(0, I) or uniform on
 [-1, 1]). Conditional generators also take a digit label. Everything here works on plain tensors on
-the CPU or the generator's device; the pages only lay the results out.
+the CPU or the generator's device; the pages only lay the results out. Directions in the latent space
+live in explorer.directions; matching images to real ones (the memorization check, inversion) in
+explorer.inversion.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import torch.nn.functional as F
 
 from . import losses
 from .config import ConfigError, GANConfig
-from .data import Digits, scale, to_uint8
-from .nets import one_hot, sample_latent
+from .data import to_uint8
+from .metrics import probabilities
+from .nets import device_of, sample_latent
 
 
 # ---- points and images ----------------------------------------------------------------------
@@ -44,10 +47,6 @@ def digit_labels(cfg: GANConfig, n: int, digit: int | None, device="cpu") -> tor
     return digits[torch.arange(n, device=device) % len(digits)]
 
 
-def _device(net: torch.nn.Module) -> torch.device:
-    return next(net.parameters()).device
-
-
 def _labels_for(labels, n: int, device) -> torch.Tensor | None:
     """One label for all, one per point (n,), or label weights per point (n, 10), on `device`."""
     if labels is None:
@@ -69,7 +68,7 @@ def blend(digit_a: int, digit_b: int, t: torch.Tensor) -> torch.Tensor:
 def forward(G, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """G's raw output (n, 784) in its output range for latent points z (n, latent_dim), in eval mode."""
     G.eval()
-    device = _device(G)
+    device = device_of(G)
     z = torch.as_tensor(z, dtype=torch.float32).reshape(-1, G.latent_dim).to(device)
     return G(z, _labels_for(labels, len(z), device))
 
@@ -103,7 +102,7 @@ def truncated(cfg: GANConfig, n: int, psi: float, seed: int = 0) -> torch.Tensor
 def d_score(D, cfg: GANConfig, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """D's verdict (n,) on G's raw outputs x: P(real) for the BCE losses, the raw critic score otherwise."""
     D.eval()
-    device = _device(D)
+    device = device_of(D)
     out = D(x.to(device), _labels_for(labels, len(x), device)).cpu()
     return torch.sigmoid(out) if losses.get(cfg.loss).probabilities else out
 
@@ -122,8 +121,6 @@ class Look:
 
 def look(G, cfg: GANConfig, z: torch.Tensor, labels=None, D=None, classifier=None) -> Look:
     """G's images for points z ((n, d) or one (d,)), read by D (when given) and by the classifier."""
-    from .metrics import probabilities
-
     x = forward(G, z, labels)
     images = to_uint8(x, cfg.output).reshape(-1, 28, 28).cpu()
     scores = None if D is None else d_score(D, cfg, x, labels)
@@ -213,210 +210,3 @@ def tour(cfg: GANConfig, k: int, per_leg: int, seed: int = 0) -> torch.Tensor:
     """A loop through k random points of the prior: the last frame leads back to the first."""
     points = sample_latent(k, cfg, torch.Generator().manual_seed(seed))
     return path(points, per_leg, "slerp" if cfg.prior == "normal" else "lerp", loop=True)
-
-
-# ---- principal directions (GANSpace, Härkönen et al. 2020) ----------------------------------------
-@dataclass(frozen=True)
-class Directions:
-    vectors: torch.Tensor  # (k, latent_dim), unit length, in z space
-    variance: torch.Tensor  # (k,) share of the first hidden layer's variance each explains, decreasing
-
-
-def first_hidden(G, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """G's first hidden-layer activations (n, units); with no hidden layer, its output."""
-    x = torch.cat([z, one_hot(labels, G.n_classes, z.dtype)], dim=1) if G.n_classes else z
-    for module in G.body:
-        x = module(x)
-        if not isinstance(module, (torch.nn.Linear, torch.nn.BatchNorm1d)):  # past the first activation
-            return x
-    return G.head(x)
-
-
-@torch.no_grad()
-def principal_directions(G, cfg: GANConfig, k: int = 10, n: int = 4000, seed: int = 0) -> Directions:
-    """The top-k principal components of G's first hidden-layer activations over n prior samples,
-    carried back to unit latent directions by least squares (z ≈ coordinates @ directions)."""
-    G.eval()
-    device = _device(G)
-    g = torch.Generator().manual_seed(seed)
-    z = sample_latent(n, cfg, g)
-    labels = None
-    if cfg.conditional:
-        digits = torch.tensor(cfg.digits)
-        labels = digits[torch.randint(len(digits), (n,), generator=g)].to(device)
-    h = first_hidden(G, z.to(device), labels).double().cpu()
-    h = h - h.mean(0)
-    k = max(1, min(k, cfg.latent_dim, h.shape[1]))
-    # Principal axes from the covariance: at most 4096 units, so an exact eigh is affordable and deterministic.
-    values, axes = torch.linalg.eigh(h.T @ h / (n - 1))
-    order = values.argsort(descending=True)[:k]
-    coords = h @ axes[:, order]  # (n, k) PCA coordinates
-    coords = coords / coords.std(0).clamp_min(1e-12)  # unit variance, so the fit is well conditioned
-    fit = torch.linalg.lstsq(coords, z.double()).solution  # (k, latent_dim)
-    vectors = F.normalize(fit, dim=1).float()
-    return Directions(vectors, (values[order] / values.clamp_min(0).sum()).float())
-
-
-# ---- attribute directions -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Attribute:
-    key: str  # "thickness", "slant", "digit_3"
-    label: str  # what its slider says
-    vector: torch.Tensor  # (latent_dim,) unit direction in z
-    effect: str  # what one σ along it changes, in words
-
-
-def ink(images: torch.Tensor) -> torch.Tensor:
-    """Mean ink per image (n,), 0..1: a proxy for stroke thickness."""
-    return images.reshape(len(images), -1).float().mean(1) / 255
-
-
-def slant(images: torch.Tensor) -> torch.Tensor:
-    """Slant per image (n,) from its second moments: horizontal shift per row, positive when the top
-    leans right (rows grow downwards, so a right lean has x falling as y grows)."""
-    w = images.reshape(-1, 28, 28).double()
-    mass = w.sum((1, 2)).clamp_min(1e-9)
-    ys, xs = torch.meshgrid(torch.arange(28.0, dtype=w.dtype), torch.arange(28.0, dtype=w.dtype), indexing="ij")
-    my, mx = (w * ys).sum((1, 2)) / mass, (w * xs).sum((1, 2)) / mass
-    dy, dx = ys - my[:, None, None], xs - mx[:, None, None]
-    mu11, mu02 = (w * dx * dy).sum((1, 2)) / mass, (w * dy * dy).sum((1, 2)) / mass
-    return (-mu11 / mu02.clamp_min(1e-9)).float()
-
-
-def _fit_direction(z: torch.Tensor, values: torch.Tensor, groups: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Least-squares fit values ≈ z·w + c[group]; returns w's unit direction and the change per unit step.
-
-    One intercept per group (the digit each sample is read as) keeps the fit to changes within a digit:
-    without it, "thicker" in a 0-and-1 model would just mean "more like a 0"."""
-    onehot = F.one_hot(groups, 10).double()
-    x = torch.cat([z.double(), onehot[:, onehot.sum(0) > 0]], dim=1)
-    w = torch.linalg.lstsq(x, values.double().reshape(-1, 1)).solution[: z.shape[1], 0]
-    norm = w.norm().item()
-    return (w / max(norm, 1e-12)).float(), norm
-
-
-@torch.no_grad()
-def attribute_directions(G, cfg: GANConfig, classifier, n: int = 3000, seed: int = 0,
-                         min_share: float = 0.02) -> list[Attribute]:
-    """Directions in z that make the digit thicker, more slanted, or more like digit d.
-
-    n prior samples are labelled by image statistics (ink mass, slant from moments) and by the metrics
-    classifier's digit. Thickness and slant come from a linear fit in z; "more like d" from the
-    difference of the mean z of samples read as d and of the rest (unconditional models with several
-    digits only: a conditional model takes the digit as its label)."""
-    from .metrics import probabilities
-
-    g = torch.Generator().manual_seed(seed)
-    z = sample_latent(n, cfg, g)
-    labels = None
-    if cfg.conditional:
-        digits = torch.tensor(cfg.digits)
-        labels = digits[torch.randint(len(digits), (n,), generator=g)]
-    images = generate(G, cfg, z, labels)
-    read = probabilities(images, classifier).argmax(1) if labels is None else labels
-    s = sigma(cfg)
-    out = []
-    for key, label, values, unit in (("thickness", "Thicker", ink(images), "mean ink"),
-                                     ("slant", "More slanted (leans right)", slant(images), "px of lean per row")):
-        vector, per_unit = _fit_direction(z, values, read)
-        out.append(Attribute(key, label, vector, f"{per_unit * s:+.3f} {unit} per σ"))
-    if cfg.conditional or len(cfg.digits) < 2:
-        return out
-    for d in cfg.digits:
-        mask = read == d
-        if not min_share * n <= int(mask.sum()) <= (1 - min_share) * n:
-            continue
-        diff = z[mask].mean(0) - z[~mask].mean(0)
-        out.append(Attribute(f"digit_{d}", f"More like a {d}", F.normalize(diff, dim=0),
-                             f"{mask.float().mean().item():.0%} of samples read as {d}"))
-    return out
-
-
-# ---- checks ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Nearest:
-    index: int  # into the real images of the model's digits
-    image: torch.Tensor  # (28, 28) uint8
-    distance: float  # RMS pixel difference, 0..1
-    typical: float  # the median distance from a real image to its nearest other real image
-
-
-def real_images(data: Digits, digits) -> torch.Tensor:
-    """The training images (n, 784) uint8 of `digits`."""
-    return data.images[torch.isin(data.labels, torch.as_tensor(list(digits)))]
-
-
-def _rms(a: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
-    """RMS pixel distance (in 0..1) of each row of a (m, 784) to each row of pool (n, 784) -> (m, n)."""
-    return torch.cdist(a.float() / 255, pool.float() / 255) / 28
-
-
-def nearest_real(image: torch.Tensor, pool: torch.Tensor, typical: float) -> Nearest:
-    """The memorization check: the real image closest to `image` in pixel space, and how close."""
-    dist = _rms(image.reshape(1, 784), pool)[0]
-    i = int(dist.argmin())
-    return Nearest(i, pool[i].reshape(28, 28), dist[i].item(), typical)
-
-
-def typical_nearest(pool: torch.Tensor, probes: int = 200, seed: int = 0) -> float:
-    """The median distance from a real image to its nearest other real image: the yardstick for `nearest_real`."""
-    pick = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:probes]
-    dist = _rms(pool[pick], pool)
-    dist[torch.arange(len(pick)), pick] = float("inf")  # not itself
-    return dist.min(1).values.median().item()
-
-
-# ---- inversion --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Inversion:
-    z: torch.Tensor  # (latent_dim,) the best latent point found
-    image: torch.Tensor  # (28, 28) uint8, G(z)
-    error: float  # RMS pixel error against the target, 0..1
-    start_error: float  # the same for the best starting point, before optimizing
-    curve: list[float]  # best RMS error every `report_every` steps
-
-
-def invert(G, cfg: GANConfig, target: torch.Tensor, label: int | None = None, steps: int = 300,
-           restarts: int = 16, lr: float = 0.05, seed: int = 0, progress: Callable[[int, float], None] | None = None,
-           report_every: int = 20) -> Inversion:
-    """Find z with G(z) ≈ target (28×28 uint8, ink = 255) by gradient descent from several random starts.
-
-    The loss is the mean squared pixel error plus a small pull towards the prior's typical region
-    (normal) or a clamp to its support (uniform), so the point found is one G is used to. Gradients are
-    taken for z alone (autograd.grad), so a model shared between sessions is never written to."""
-    if cfg.conditional and label is None:
-        raise ConfigError("digit", "a conditional generator needs the digit to invert")
-    G.eval()
-    device = _device(G)
-    goal = scale(torch.as_tensor(target).reshape(1, 784), cfg.output).to(device)
-    z = sample_latent(restarts, cfg, torch.Generator().manual_seed(seed)).to(device).requires_grad_(True)
-    labels = digit_labels(cfg, restarts, label, device) if cfg.conditional else None
-    opt = torch.optim.Adam([z], lr=lr)
-    span = 2.0 if cfg.output == "tanh" else 1.0  # pixel range, so errors read in 0..1
-
-    def errors() -> torch.Tensor:
-        return (G(z, labels) - goal).pow(2).mean(1)
-
-    with torch.no_grad():
-        start = errors().min().sqrt().item() / span
-    curve = []
-    for i in range(1, steps + 1):
-        err = errors()
-        loss = err.sum() + (1e-3 * z.pow(2).mean(1).sum() if cfg.prior == "normal" else 0)
-        (grad,) = torch.autograd.grad(loss, z)
-        z.grad = grad
-        opt.step()
-        if cfg.prior == "uniform":
-            with torch.no_grad():
-                z.clamp_(-1, 1)
-        if i % report_every == 0 or i == steps:
-            best = err.detach().min().sqrt().item() / span
-            curve.append(best)
-            if progress is not None:
-                progress(i, best)
-    with torch.no_grad():
-        final = errors()
-        best_i = int(final.argmin())
-        z_best = z[best_i].detach().cpu()
-    image = generate(G, cfg, z_best.unsqueeze(0), None if labels is None else labels[:1].cpu())[0]
-    return Inversion(z_best, image, final[best_i].sqrt().item() / span, start, curve)

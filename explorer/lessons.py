@@ -13,10 +13,10 @@ import statistics
 from dataclasses import dataclass
 
 from . import presets, quality
-from .config import ConfigError, GANConfig
+from .config import Budget, ConfigError, GANConfig
 from .losses import LOSSES
 from .quality import Reading
-from .training import Budget, Trainer
+from .trainer import Trainer
 
 ALL_DIGITS = list(range(10))
 WINDOW = 50  # history rows (of the thinned history) that stand for "now": enough to average out single steps
@@ -47,7 +47,7 @@ def diagnose(history: dict[str, list[float]], readings: list[Reading], digits: l
     warning = quality.collapse_warning(r, digits)
     if warning:
         return Diagnosis("collapse", "Mode collapse", f"{warning} {what}")
-    if r.share >= 0.7 or (r.share >= 0.5 and r.fid <= 10 * r.fid_floor):  # digits are there, whoever wins
+    if r.looks_real >= 0.7 or (r.looks_real >= 0.5 and r.fid <= 10 * r.fid_floor):  # real digits, whoever wins
         balance = ("D still wins the game, but G learns from it anyway." if d_wins else "D and G are balanced.")
         return Diagnosis("healthy", "Healthy: digits appear",
                          f"{what} {verdicts} {balance}" if probabilities else what)
@@ -58,7 +58,7 @@ def diagnose(history: dict[str, list[float]], readings: list[Reading], digits: l
         return Diagnosis("d_wins", "D is winning outright", f"{verdicts} {why}")
     if _stalled(readings):
         return Diagnosis("stalled", "Stuck: quality stopped improving",
-                         f"{what} Neither the share nor the Fréchet distance has improved over the last "
+                         f"{what} Neither the real-looking share nor the Fréchet distance has improved over the last "
                          f"{readings[-1].seconds - readings[-4].seconds:.0f} s of training.")
     return Diagnosis("learning", "Learning", what)
 
@@ -69,8 +69,9 @@ def _number(x: float) -> str:
 
 def _what(r: Reading, digits: list[int]) -> str:
     which = f"a {digits[0]}" if len(digits) == 1 else "one of the chosen digits"
-    return (f"{r.share:.0%} of samples read surely as {which}; Fréchet distance {r.fid:,.1f} "
-            f"(real digits score {r.fid_floor:.1f}).")
+    real = f"a real {digits[0]}" if len(digits) == 1 else "real ones"
+    return (f"{r.read_as:.0%} of samples read as {which}, {r.looks_real:.0%} look like {real}; Fréchet "
+            f"distance {r.fid:,.1f} (real digits score {r.fid_floor:.1f}).")
 
 
 def _stalled(readings: list[Reading]) -> bool:
@@ -78,7 +79,7 @@ def _stalled(readings: list[Reading]) -> bool:
     if len(readings) < 4 or readings[-1].seconds - readings[-4].seconds < 30:
         return False
     before, last = readings[-4], readings[-3:]
-    return max(r.share for r in last) < before.share + 0.05 and min(r.fid for r in last) > 0.9 * before.fid
+    return max(r.looks_real for r in last) < before.looks_real + 0.05 and min(r.fid for r in last) > 0.9 * before.fid
 
 
 # ---- the lessons -----------------------------------------------------------------------------
@@ -116,9 +117,9 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
         settings=dict(digits=[3]), steps=2500, expect="healthy", fix={}, fix_text="",
         watch=("Watch noise turn into 3s within a minute. **Loss**: neither D's nor G's wins for long; they "
                "wobble around each other. **D's verdicts**: D(x) stays above D(G(z)), but neither runs to 1 or 0. "
-               "**Quality meter**: the recognised share climbs towards 90% and the Fréchet distance falls towards "
-               "the dotted floor, while variety stays near real digits'. **D's histograms** keep overlapping: D "
-               "cannot cleanly tell G's 3s from real ones. Every other lesson breaks one of these."),
+               "**Quality meter**: the share that looks like a real 3 climbs towards 90% and the Fréchet distance "
+               "falls towards the dotted floor, while variety stays near real digits'. **D's histograms** keep "
+               "overlapping: D cannot cleanly tell G's 3s from real ones. Every other lesson breaks one of these."),
     ),
     Lesson(
         "collapse", "Mode collapse", "Four digits asked for, one delivered: D learns ten times faster than G.",
@@ -129,7 +130,7 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
         watch=("G must draw 0, 1, 2 and 3, but D learns ten times faster. **Mode-collapse meter**: once digits "
                "appear, nearly all are one digit (usually 1, the easiest), and the other bars stay empty; a "
                "warning names them. **Fréchet distance** stalls far above the floor although the share of "
-               "recognisable samples rises. **D's verdicts**: D(G(z)) stays near 0. Why: a slow G finds one kind "
+               "real-looking samples rises. **D's verdicts**: D(G(z)) stays near 0. Why: a slow G finds one kind "
                "of picture that D still lets through and keeps drawing it; D rejects everything else before G "
                "can get there."),
     ),
@@ -154,7 +155,7 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
                   "instead of jumping over it."),
         watch=("Each Adam step moves the weights so far that the game never settles. **Loss**: wild swings, "
                "then G's loss shoots up by orders of magnitude. **Gradient norms** explode (log scale). "
-               "**Samples** flicker, then turn to static; the recognised share, if it rises at first, falls to 0 "
+               "**Samples** flicker, then turn to static; the real-looking share, if it rises at first, falls to 0 "
                "and stays there. Why: a step that big overshoots every slope, and each network's overshoot throws "
                "the other off course."),
     ),
@@ -169,7 +170,7 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
                "gather a faint blob. "
                "**D's verdicts**: D soon tells every fake from every real digit (D(G(z)) near 0). "
                "**Gradient norms**: unlike the minimax lesson, G's gradient stays large: G is told how to improve "
-               "but cannot. **Fréchet distance** stalls far above the floor and the recognised share stays low."),
+               "but cannot. **Fréchet distance** stalls far above the floor and the real-looking share stays low."),
     ),
 ]}
 
@@ -217,7 +218,8 @@ def check(lesson: Lesson, fixed: bool = False, data=None) -> Outcome:
     trainer = Trainer(cfg, data, measure=True)
     trainer.run(lesson.budget)
     state = trainer.state()
-    step = seen(expect, state.history, state.readings, cfg.digits, cfg.loss)
+    history = state.history.columns()
+    step = seen(expect, history, state.readings, cfg.digits, cfg.loss)
     at = next((r.seconds for r in state.readings if r.step == step), None)
-    final = diagnose(state.history, state.readings, cfg.digits, cfg.loss).kind
+    final = diagnose(history, state.readings, cfg.digits, cfg.loss).kind
     return Outcome(lesson.name, fixed, expect, step, at, state.step, state.seconds, final)

@@ -7,11 +7,13 @@ In conditional mode a one-hot digit is appended to z (G) and to the image (D).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import GANConfig
+from .config import ConfigError, GANConfig
 
 IMAGE_SIZE = 28 * 28
 
@@ -119,6 +121,32 @@ def build(cfg: GANConfig) -> tuple[Generator, Discriminator]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return Generator(cfg), Discriminator(cfg)
+
+
+@contextmanager
+def frozen(net: torch.nn.Module):
+    """No weight gradients for `net` inside the block (G's step backpropagates through D to its input only),
+    and they are switched back on whatever happens."""
+    net.requires_grad_(False)
+    try:
+        yield net
+    finally:
+        net.requires_grad_(True)
+
+
+
+def resolve_device(name: str) -> torch.device:
+    """The config's device: "auto" is CUDA when there is a GPU, else the CPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", "cuda was asked for but no CUDA GPU is available; use auto or cpu")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def device_of(net: nn.Module) -> torch.device:
+    """The device a network's weights are on."""
+    return next(net.parameters()).device
 
 
 def sample_latent(n: int, cfg: GANConfig, generator: torch.Generator | None = None,

@@ -1,8 +1,9 @@
 """The live quality meter: while a GAN trains, score a fixed batch of its samples every few seconds.
 
 Each `Reading` holds what the Train page charts and what the "what is happening now" caption reads:
-- the share of samples the metrics classifier reads as one of the chosen digits;
-- the class histogram over all ten digits (the mode-collapse meter);
+- the share of samples the metrics classifier reads as one of the chosen digits (`read_as`), and the share
+  that looks like a real one (`looks_real`: read surely, with real-looking features; explorer.metrics);
+- the class histograms over all ten digits (the mode-collapse meter);
 - the classifier-feature Fréchet distance to real images of those digits, with its real-vs-real floor;
 - the samples' variety: their pixel spread against real images' (near 0: all samples alike);
 - D's outputs on a fixed batch of real images and on the fakes, and how much the two overlap.
@@ -20,6 +21,7 @@ import torch
 
 from . import data as data_mod
 from . import metrics
+from .classifier import DigitClassifier, load_classifier
 from .config import GANConfig
 from .data import Digits, scale, to_uint8
 from .nets import sample_latent
@@ -36,8 +38,10 @@ COLLAPSE_VARIETY = 0.35  # samples' pixel spread below this share of real images
 class Reading:
     step: int
     seconds: float  # training time at the reading
-    share: float  # fraction recognised as one of the chosen digits (metrics.Quality.recognised)
-    histogram: list[float]  # fraction recognised as each digit 0..9 (the rest: unsure)
+    read_as: float  # share read as one of the chosen digits (metrics.Quality.read_as)
+    looks_real: float  # share that looks like a real one of them (metrics.Quality.looks_real)
+    histogram: list[float]  # share read as each digit 0..9
+    looks_real_histogram: list[float]  # share that looks like a real image of each digit 0..9 (the rest: unsure)
     fid: float
     fid_floor: float  # the same distance for real images at the same sample count
     variety: float  # pixel spread of the samples / pixel spread of real images (1: as varied as real)
@@ -66,10 +70,10 @@ class Meter:
     """Scores a trainer's generator on a fixed latent batch; `due()` says when the next reading is."""
 
     def __init__(self, cfg: GANConfig, data: Digits, device: torch.device | str = "cpu", samples: int = SAMPLES,
-                 every: float = EVERY_SECONDS, classifier: metrics.DigitClassifier | None = None):
+                 every: float = EVERY_SECONDS, classifier: DigitClassifier | None = None):
         device = torch.device(device)
         with torch.random.fork_rng(devices=[]):  # building the network draws from the global RNG
-            self.classifier = classifier or metrics.load_classifier(device)
+            self.classifier = classifier or load_classifier(device)
         self.digits, self.source, self.every = list(cfg.digits), data.source, every
         gen = torch.Generator(device=device).manual_seed(cfg.seed + 2)
         self.z = sample_latent(samples, cfg, gen, device)
@@ -107,7 +111,8 @@ class Meter:
         pixels = to_uint8(torch.nan_to_num(fake), cfg.output).cpu()
         q = metrics.score(pixels, self.digits, self.classifier, n=len(pixels), source=self.source)
         d_real, d_fake = torch.nan_to_num(d_real).cpu(), torch.nan_to_num(d_fake).cpu()
-        reading = Reading(step=step, seconds=seconds, share=q.recognised, histogram=q.sure_histogram, fid=q.fid,
+        reading = Reading(step=step, seconds=seconds, read_as=q.read_as, looks_real=q.looks_real,
+                          histogram=q.histogram, looks_real_histogram=q.looks_real_histogram, fid=q.fid,
                           fid_floor=q.fid_floor, variety=pixel_spread(pixels) / self.real_spread,
                           overlap=overlap(d_real, d_fake, probabilities), d_real=d_real, d_fake=d_fake,
                           probabilities=probabilities)
@@ -122,30 +127,30 @@ class Meter:
 
 def warm(source: str | None = None) -> None:
     """Load the classifier and the real digits' feature statistics, so a first reading is quick."""
-    classifier = metrics.load_classifier()
+    classifier = load_classifier()
     metrics.typical(source or data_mod.default_source(), None, classifier)
 
 
 def series(readings: list[Reading]) -> dict[str, list[float]]:
-    """The readings as columns for charts and comparisons: step, seconds, share, fid, fid_floor, variety, overlap."""
-    keys = ("step", "seconds", "share", "fid", "fid_floor", "variety", "overlap")
+    """The readings as columns for charts and comparisons."""
+    keys = ("step", "seconds", "read_as", "looks_real", "fid", "fid_floor", "variety", "overlap")
     return {k: [getattr(r, k) for r in readings] for k in keys}
 
 
 def collapse_warning(reading: Reading, digits: list[int]) -> str | None:
     """A plain warning when a few digits take over, or when all samples look alike; None when fine.
 
-    Only once G draws recognisable digits (half the samples or more): early noise reads as anything."""
-    if reading.share < 0.5:
+    Only once half the samples or more look like real digits: early noise reads as anything."""
+    if reading.looks_real < 0.5:
         return None
-    hist = [v / reading.share for v in reading.histogram]  # among the recognised samples
+    hist = [v / reading.looks_real for v in reading.looks_real_histogram]  # among the real-looking samples
     fair = 1 / len(digits)
     gone = [d for d in digits if hist[d] < fair / 4]
     if len(digits) > 1 and gone:
         top = sorted(digits, key=lambda d: -hist[d])[: max(1, len(digits) - len(gone))]
         taken = ", ".join(f"{d} ({hist[d]:.0%})" for d in top[:3])
         return (f"Mode collapse: {len(gone)} of the {len(digits)} chosen digits ({_list(gone)}) barely appear, "
-                f"while G's recognisable samples are mostly {taken}.")
+                f"while G's real-looking samples are mostly {taken}.")
     if reading.variety < COLLAPSE_VARIETY:
         return (f"Mode collapse: the samples look alike: their pixel variety is {reading.variety:.0%} of "
                 f"real images'.")

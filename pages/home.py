@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from explorer.app.share import QUICK_STARTS
 from explorer.losses import LOSSES
 from explorer.ui import shell, teach, visuals, widgets
-from explorer.ui.share import QUICK_STARTS
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
 

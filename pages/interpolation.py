@@ -3,11 +3,12 @@
 import streamlit as st
 import torch
 
-from explorer import charts, images, latent, metrics
+from explorer import charts, images, inversion, latent, metrics
+from explorer.classifier import load_classifier
 from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
 from explorer.ui import explore, shell
-from explorer.ui.form import KEEP
+from explorer.ui.widgets import KEEP
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
 ss = st.session_state
@@ -27,7 +28,7 @@ def strip_tab(run) -> None:
     n = st.slider("Frames", 4, 24, 12, key="strip_frames", **KEEP)
     t = torch.linspace(0, 1, n)
     labels = labels_between(run, a, b, t)
-    classifier = metrics.load_classifier()
+    classifier = load_classifier()
     seen = {mode: latent.look(run.G, run.cfg, latent.interpolate(a.z, b.z, n, mode), labels, run.D, classifier)
             for mode in ("lerp", "slerp")}
     for mode, title in (("lerp", "Linear (lerp): a straight line, through the prior's thin middle"),
@@ -180,7 +181,7 @@ def inversion_tab(run) -> None:
     if st.button("Find its latent point", type="primary", icon=":material/search:"):
         bar = st.progress(0.0, text="Searching...")
         steps = 300
-        found = latent.invert(run.G, run.cfg, target, digit, steps=steps, progress=lambda i, err: bar.progress(
+        found = inversion.invert(run.G, run.cfg, target, digit, steps=steps, progress=lambda i, err: bar.progress(
             i / steps, text=f"Step {i} of {steps}: RMS pixel error {err:.3f}"))
         saved = explore.save_point(run, found.z, digit, f"inverted {what}")
         ss.inversion = (id(run), target, found, saved)

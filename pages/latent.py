@@ -3,11 +3,12 @@
 import streamlit as st
 import torch
 
-from explorer import images, latent, metrics
+from explorer import images, inversion, latent
+from explorer.classifier import load_classifier
 from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
 from explorer.ui import explore, shell
-from explorer.ui.form import KEEP
+from explorer.ui.widgets import KEEP
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
 ss = st.session_state
@@ -63,7 +64,7 @@ def attribute_sliders(run) -> None:
 
 
 def show_point(run, z, digit) -> None:
-    seen = latent.look(run.G, run.cfg, z, digit, run.D, metrics.load_classifier())
+    seen = latent.look(run.G, run.cfg, z, digit, run.D, load_classifier())
     image = seen.images[0]
     st.image(images.grid_png(image[None], scale=10, padding=0), width=280, output_format="PNG")
     a, b = st.columns(2)
@@ -80,7 +81,7 @@ def show_point(run, z, digit) -> None:
     st.image(picture(run, hood, nrow=3, scale=2, digit=digit), width=200,
              caption="Neighbourhood: ±0.5σ along directions 1 (across) and 2 (down)", output_format="PNG")
     pool, typical, source = explore.real_pool(run)
-    near = latent.nearest_real(image, pool, typical)
+    near = inversion.nearest_real(image, pool, typical)
     st.image(images.grid_png(torch.stack([image, near.image]), scale=3), width=200,
              caption=f"Memorization check: this image and its nearest real training image ({source}).",
              output_format="PNG")

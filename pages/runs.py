@@ -3,11 +3,12 @@
 import streamlit as st
 
 from explorer import charts, quality
+from explorer.app import form_values
+from explorer.app.runs import Run
+from explorer.app.share import to_text
 from explorer.checkpoints import CheckpointError
 from explorer.config import differences
-from explorer.ui import setup, shell, state, visuals, widgets
-from explorer.ui.runs import Run
-from explorer.ui.share import to_text
+from explorer.ui import shell, state, visuals, widgets
 
 shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
 
@@ -64,7 +65,7 @@ def compare(runs: list[Run]) -> None:
     diff = differences({r.name: r.cfg for r in chosen})
     if diff:
         st.markdown("**Settings that differ**")
-        st.table({"setting": [setup.label(k) for k in diff],
+        st.table({"setting": [form_values.label(k) for k in diff],
                   **{r.name: [to_text(values[i]) for values in diff.values()] for i, r in enumerate(chosen)}})
     else:
         st.caption("These runs share every setting.")

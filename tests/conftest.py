@@ -1,5 +1,11 @@
-"""Browser-test fixtures only (see tests/browser_support.py); nothing here runs unless a test asks for them.
+"""Shared fixtures; nothing here runs unless a test asks for it.
 
+- `digits`: the embedded MNIST sample, loaded once per test session.
+- `tiny_trained`, `tiny_conditional`: tiny GANs trained briefly, shared by the latent-space tests.
+- `roomy_registry`: a fresh process-wide job backend with room for four jobs, for the AppTest modules
+  (which all share it, as browser sessions share one server); closed at the module's end.
+
+Browser tests (see tests/browser_support.py):
 - `streamlit_server`: one `streamlit run streamlit_app.py` per test session, on a free loopback port, its log
   in test-output/browser/streamlit.log.
 - `chromium_browser`: Debian's headless Chromium (skips outside CI when missing, fails in CI).
@@ -14,6 +20,7 @@ import contextlib
 import re
 
 import pytest
+import torch
 from browser_support import REPO_ROOT, StreamlitServer, launch_chromium, output_dir, require_chromium
 
 # Loopback (and inline data) only: anything else the page asks for is refused.
@@ -22,6 +29,52 @@ SERVER_ENV = {
     "GAN_EXPLORER_MAX_RUN_SECONDS": "180",  # no training job outlives the test run by much
     "GAN_EXPLORER_SESSION_GRACE": "5",  # a closed page stops its job soon
 }
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from explorer import data
+
+    return data.load()
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(digits):
+    """A tiny GAN on digits 0 and 1, trained briefly: enough for its latent space to have structure."""
+    from explorer.config import Budget
+    from explorer.trainer import Trainer
+    from tiny import tiny
+
+    trainer = Trainer(tiny(digits=[0, 1], latent_dim=6, g_layers=[48], d_layers=[48]), digits)
+    trainer.run(Budget("steps", 150))
+    return trainer
+
+
+@pytest.fixture(scope="session")
+def tiny_conditional(digits):
+    """A tiny conditional GAN on digits 2, 5 and 7, barely trained."""
+    from explorer.config import Budget
+    from explorer.trainer import Trainer
+    from tiny import tiny
+
+    trainer = Trainer(tiny(digits=[2, 5, 7], conditional=True), digits)
+    trainer.run(Budget("steps", 30))
+    return trainer
+
+
+@pytest.fixture(scope="module")
+def roomy_registry():
+    from explorer.ui import state
+
+    threads = torch.get_num_threads()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GAN_EXPLORER_MAX_JOBS", "4")
+    state.registry.clear()
+    yield
+    state.registry().close()
+    state.registry.clear()
+    mp.undo()
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

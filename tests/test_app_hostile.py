@@ -1,8 +1,10 @@
 """Hostile links: every page, opened with garbage in every query parameter it reads, warns and keeps working."""
 
 import pytest
+from apptest_support import APP, PAGES
 from streamlit.testing.v1 import AppTest
-from test_app import APP, PAGES, roomy_registry  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("roomy_registry")
 
 GARBAGE = [
     {"preset": "../../etc/passwd", "digits": "-1,99,x", "steps": "1e309", "g_lr": "nan", "lesson": "\x00",

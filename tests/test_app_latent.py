@@ -6,18 +6,16 @@ switches to the others. Picture changes are seen as changes of the image's media
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from apptest_support import APP, session
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from explorer import demos, latent
 from explorer.ui import explore
-
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
 def page(name: str, **params) -> AppTest:
@@ -62,7 +60,7 @@ def test_every_demo_model_is_shipped():
 # ---- Latent space ---------------------------------------------------------------------------------------------
 def test_the_latent_page_opens_a_demo_with_a_slider_per_dimension():
     at = page("latent")
-    run = at.session_state["current_run"]
+    run = session(at).current
     assert run.source == "demo" and run.meta["demo"] == "three"
     assert "Demo: digit 3" in at.sidebar.markdown[0].value  # the sidebar names it too
     dims = [s for s in at.slider if s.key.startswith("lat_z_")]
@@ -90,7 +88,7 @@ def test_seed_and_random_set_the_point():
     at = page("latent")
     at.number_input(key="lat_seed").set_value(7).run()
     click(at, "Go to seed")
-    z7 = latent.point(at.session_state["current_run"].cfg, 7)
+    z7 = latent.point(session(at).current.cfg, 7)
     assert at.slider(key="lat_z_3").value == pytest.approx(round(max(-3, min(3, z7[3].item())), 2))
     seven = main_image(at)
     click(at, "Random")
@@ -104,7 +102,7 @@ def test_baking_the_edits_moves_them_into_the_sliders():
     click(at, "Make the edited point the sliders' point")
     assert at.slider(key="lat_pc_0").value == 0
     assert at.slider(key="lat_z_0").value != z_before
-    run = at.session_state["current_run"]
+    run = session(at).current
     direction = explore.directions(run).vectors[0]
     moved = torch.tensor([at.slider(key=f"lat_z_{i}").value for i in range(run.cfg.latent_dim)])
     start = latent.point(run.cfg, 0).clamp(-3, 3)
@@ -134,14 +132,14 @@ def test_saved_points_gallery_and_arithmetic():
 
 def test_a_point_link_opens_the_demo_and_the_point():
     at = page("latent")
-    run = at.session_state["current_run"]
+    run = session(at).current
     at.toggle(key="lat_show_link").set_value(True).run()
     link = at.code[0].value
     assert "z=" in link and "model=three" in link
     z = latent.point(run.cfg, 4)  # the demos share a 64-d normal prior
     opened = page("latent", z=",".join(f"{v:.3f}" for v in z.tolist()), model="conditional", digit="5")
     assert not opened.warning
-    assert opened.session_state["current_run"].meta["demo"] == "conditional"
+    assert session(opened).current.meta["demo"] == "conditional"
     assert opened.slider(key="lat_z_0").value == pytest.approx(round(z[0].item(), 2))
     assert opened.session_state["lat_digit"] == 5
     assert opened.metric[0].value == "5"
@@ -161,7 +159,7 @@ def test_a_garbage_point_link_warns_and_the_page_still_works(params, words):
 
 def test_a_conditional_demo_draws_the_picked_digit():
     at = pick(page("latent"), "conditional")
-    assert at.session_state["current_run"].cfg.conditional
+    assert session(at).current.cfg.conditional
     images, read = set(), []
     for digit in range(10):
         at.pills(key="lat_digit").set_value(digit).run()
@@ -184,7 +182,7 @@ def test_direction_strips_draw_for_every_demo_and_follow_the_picked_digit():
 
 def test_the_model_picker_switches_generators():
     at = pick(page("latent"), "latent-2d")
-    run = at.session_state["current_run"]
+    run = session(at).current
     assert run.cfg.latent_dim == 2 and "2-d latent" in at.sidebar.markdown[0].value
     dims = [s for s in at.slider if s.key.startswith("lat_z_")]
     assert len(dims) == 2 and (dims[0].min, dims[0].max) == (-1, 1)  # a uniform prior's range

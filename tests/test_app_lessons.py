@@ -1,9 +1,11 @@
 """The Train page's teaching parts through AppTest: the quality meter, the lessons and their fix, presenter mode."""
 
 import pytest
-from test_app import TINY, app, button, rerun_until, roomy_registry, status, wait_for_steps  # noqa: F401
+from apptest_support import TINY, app, button, rerun_until, session, wait_for_steps
 
 from explorer import lessons
+
+pytestmark = pytest.mark.usefixtures("roomy_registry")
 
 
 def chart_keys(at) -> set[str]:
@@ -11,7 +13,7 @@ def chart_keys(at) -> set[str]:
 
 
 def stop(at):
-    job = at.session_state["job"]
+    job = session(at).job
     job.stop()
     assert job.wait(15)
 
@@ -21,11 +23,11 @@ def test_the_quality_meter_charts_a_tiny_run():
     button(at, "Start training").click().run()
     rerun_until(at, "finished")
     assert {"chart_share", "chart_fid", "chart_classes", "chart_dhist"} <= chart_keys(at)
-    readings = at.session_state["job"].view().readings
+    readings = session(at).job.view().readings
     assert readings[0].step == 0 and readings[-1].step == 30
     captions = [m.value for m in at.markdown if m.value.startswith(("**Now:", "**At the end:"))]
     assert len(captions) == 1 and captions[0].startswith("**At the end:")  # what the run did as it ended
-    run = at.session_state["current_run"]
+    run = session(at).current
     assert run.readings and run.meta["quality"]["step"] == 30
 
 
@@ -34,8 +36,8 @@ def test_a_lesson_starts_in_one_click_and_try_the_fix_changes_only_its_settings(
     lesson = lessons.get("lr-too-high")
     button_key = f"lesson_{lesson.name}"
     next(b for b in at.button if b.key == button_key).click().run()
-    job = at.session_state["job"]
-    assert job.lesson == lesson.name and job.trainer.cfg == lesson.config() and job.budget == lesson.budget
+    job = session(at).job
+    assert job.lesson == lesson.name and job.cfg == lesson.config() and job.budget == lesson.budget
     rerun_until(at, "running")
     wait_for_steps(at)
     at.run()
@@ -44,10 +46,10 @@ def test_a_lesson_starts_in_one_click_and_try_the_fix_changes_only_its_settings(
     fix = next(b for b in at.button if b.key == "try_fix")
     assert "learning rate → 5e-4" in fix.label
     fix.click().run()
-    fixed = at.session_state["job"]
+    fixed = session(at).job
     assert fixed is not job and job.done and fixed.fix_of == job.name and fixed.lesson == lesson.name
-    assert fixed.name.endswith("(the fix)") and fixed.trainer.cfg == lesson.fixed_config()
-    assert [r.name for r in at.session_state["runs"]] == [job.name]  # the failed run is kept for comparing
+    assert fixed.name.endswith("(the fix)") and fixed.cfg == lesson.fixed_config()
+    assert [r.name for r in session(at).runs] == [job.name]  # the failed run is kept for comparing
     assert "the fix" in " ".join(m.value for m in at.markdown)
     wait_for_steps(at)  # a run stopped before its first step is not kept
     stop(at)
@@ -69,8 +71,8 @@ def test_home_runs_a_lesson_straight_away():
     at = app()
     next(b for b in at.button if b.key == "home_lesson_small-g").click().run()
     assert at.title[0].value == "Train a GAN"
-    job = at.session_state["job"]
-    assert job.lesson == "small-g" and job.trainer.cfg.g_layers == []
+    job = session(at).job
+    assert job.lesson == "small-g" and job.cfg.g_layers == []
     stop(at)
 
 
@@ -87,7 +89,7 @@ def test_presenter_flag_hides_the_controls_and_shows_the_big_caption():
     setup_box = next(e for e in at.expander if e.label == "Setup")
     assert not setup_box.proto.expanded  # the setup stays collapsed
     button(at, "Pause").click().run()  # a teacher pauses to explain
-    assert at.session_state["job"].paused
+    assert session(at).job.paused
     at.toggle(key="presenter").set_value(False).run()
     assert {"Pause", "Stop"} <= {b.label for b in at.button}
     assert "present" not in at.query_params

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from explorer import charts
-from explorer.training import COLUMNS
+from explorer.progress import COLUMNS
 
 
 def history(n: int) -> dict[str, list[float]]:
@@ -104,15 +104,18 @@ def test_compare_figure_draws_one_smoothed_line_per_run():
 
 
 # ---- the quality meter's figures ------------------------------------------------------------
-SERIES = {"step": [0, 100, 200], "seconds": [0.0, 4.0, 8.0], "share": [0.0, 0.4, 0.8], "fid": [400.0, 60.0, 9.0],
-          "fid_floor": [1.4, 1.4, 1.4], "variety": [0.2, 0.6, 0.8], "overlap": [0.5, 0.1, 0.4]}
+SERIES = {"step": [0, 100, 200], "seconds": [0.0, 4.0, 8.0], "read_as": [0.0, 0.4, 0.8],
+          "looks_real": [0.0, 0.1, 0.6], "fid": [400.0, 60.0, 9.0], "fid_floor": [1.4, 1.4, 1.4],
+          "variety": [0.2, 0.6, 0.8], "overlap": [0.5, 0.1, 0.4]}
 
 
 def test_share_and_frechet_figures_draw_the_series_and_the_floor():
     share = charts.share_figure(SERIES, [3])
-    assert [t.name for t in share.data] == ["read as digit 3", "variety vs real images (right; 1 = as varied)"]
-    assert list(share.data[0].y) == [0.0, 0.4, 0.8] and share.layout.yaxis.tickformat == ".0%"
-    assert share.data[1].yaxis == "y2" and share.layout.yaxis2.range[1] >= 2  # a ratio, on its own axis
+    assert [t.name for t in share.data] == ["read as a 3", "looks like a real 3",
+                                            "variety vs real images (right; 1 = as varied)"]
+    assert list(share.data[0].y) == [0.0, 0.4, 0.8] and list(share.data[1].y) == [0.0, 0.1, 0.6]
+    assert share.layout.yaxis.tickformat == ".0%"
+    assert share.data[2].yaxis == "y2" and share.layout.yaxis2.range[1] >= 2  # a ratio, on its own axis
     static = charts.share_figure({**SERIES, "variety": [2.2, 2.4, 2.3]}, [3])
     assert static.layout.yaxis2.range[1] >= 2.4 and static.layout.yaxis.range[1] <= 1.05
     fid = charts.fid_figure(SERIES)

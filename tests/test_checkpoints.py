@@ -6,7 +6,8 @@ import torch
 
 from explorer import checkpoints, data, latent
 from explorer.checkpoints import CheckpointError
-from explorer.training import Budget, Trainer
+from explorer.config import Budget
+from explorer.trainer import Trainer
 from tiny import tiny
 
 

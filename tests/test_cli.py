@@ -68,4 +68,5 @@ def test_evaluate_prints_the_metrics_as_json(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", "--checkpoint", str(ck), "--n", "300"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["digits"] == [3] and 0 <= result["share"] <= 1 and result["fid"] > result["fid_floor"]
+    assert result["digits"] == [3] and 0 <= result["looks_real"] <= result["read_as"] <= 1
+    assert result["fid"] > result["fid_floor"]

@@ -9,16 +9,13 @@ import warnings
 import pytest
 import torch
 
-from explorer import checkpoints, data
-from explorer.training import Budget, Trainer
+from explorer import checkpoints
+from explorer.config import Budget
+from explorer.progress import Status
+from explorer.trainer import Trainer
 from tiny import tiny
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load()
 
 
 def test_auto_puts_the_nets_the_data_and_the_latents_on_the_gpu(digits):
@@ -51,9 +48,9 @@ def test_a_step_syncs_with_the_host_at_most_once(digits, loss):
 def test_a_run_with_the_meter_finishes_and_its_checkpoint_loads_on_the_cpu(digits, tmp_path):
     trainer = Trainer(tiny(device="cuda", latent_dim=16, g_layers=[64], d_layers=[64]), digits, measure=True)
     trainer.run(Budget("steps", 200))
-    assert trainer.status == "finished" and trainer.step_count == 200
+    assert trainer.status == Status.FINISHED and trainer.step_count == 200
     readings = trainer.state().readings
-    assert len(readings) >= 2 and readings[-1].step == 200 and 0 <= readings[-1].share <= 1
+    assert len(readings) >= 2 and readings[-1].step == 200 and 0 <= readings[-1].looks_real <= 1
     assert not readings[-1].d_fake.is_cuda
     path = checkpoints.save_trainer(trainer, tmp_path / "run.safetensors")
     loaded = checkpoints.load(path, device="cpu")

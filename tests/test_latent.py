@@ -1,28 +1,12 @@
-"""The latent-space engine: paths, grids, directions, checks and inversion, on a briefly trained tiny GAN."""
+"""The latent space (explorer/latent.py): points, paths, grids, walks, and looking at G's images."""
 
-import math
 
 import pytest
 import torch
 
-from explorer import data, latent, metrics
+from explorer import latent, metrics
 from explorer.config import ConfigError
-from explorer.training import Budget, Trainer
 from tiny import tiny
-
-
-@pytest.fixture(scope="module")
-def trained():
-    trainer = Trainer(tiny(digits=[0, 1], latent_dim=6, g_layers=[48], d_layers=[48]), data.load())
-    trainer.run(Budget("steps", 150))
-    return trainer
-
-
-@pytest.fixture(scope="module")
-def conditional():
-    trainer = Trainer(tiny(digits=[2, 5, 7], conditional=True), data.load())
-    trainer.run(Budget("steps", 30))
-    return trainer
 
 
 # ---- paths and grids ---------------------------------------------------------------------------------
@@ -114,8 +98,8 @@ def test_truncation_scales_the_prior():
         latent.truncated(cfg, 4, 3.0)
 
 
-def test_blended_labels_morph_a_conditional_generator(conditional):
-    cfg, G = conditional.cfg, conditional.generator
+def test_blended_labels_morph_a_conditional_generator(tiny_conditional):
+    cfg, G = tiny_conditional.cfg, tiny_conditional.generator
     t = torch.linspace(0, 1, 5)
     weights = latent.blend(2, 7, t)
     assert weights.shape == (5, 10) and weights[0, 2] == 1 and weights[-1, 7] == 1 and weights[2, 2] == 0.5
@@ -126,100 +110,13 @@ def test_blended_labels_morph_a_conditional_generator(conditional):
 
 
 # ---- looking at points -------------------------------------------------------------------------------------
-def test_look_reads_images_with_d_and_the_classifier(trained):
-    cfg = trained.cfg
+def test_look_reads_images_with_d_and_the_classifier(tiny_trained):
+    cfg = tiny_trained.cfg
     z = latent.truncated(cfg, 6, 1.0)
-    seen = latent.look(trained.generator, cfg, z, None, trained.D, metrics.load_classifier())
+    seen = latent.look(tiny_trained.generator, cfg, z, None, tiny_trained.D, metrics.load_classifier())
     assert seen.images.shape == (6, 28, 28) and seen.images.dtype == torch.uint8
-    assert torch.equal(seen.images, latent.generate(trained.generator, cfg, z))
+    assert torch.equal(seen.images, latent.generate(tiny_trained.generator, cfg, z))
     assert torch.allclose(seen.probabilities.sum(1), torch.ones(6), atol=1e-5)
     assert seen.d_scores.shape == (6,) and ((seen.d_scores > 0) & (seen.d_scores < 1)).all()
-    one = latent.look(trained.generator, cfg, z[0])
+    one = latent.look(tiny_trained.generator, cfg, z[0])
     assert one.images.shape == (1, 28, 28) and one.d_scores is None
-
-
-def test_principal_directions_are_unit_length_and_ordered_by_variance(trained):
-    found = latent.principal_directions(trained.generator, trained.cfg, k=10, n=2000)
-    assert found.vectors.shape == (6, 6)  # no more directions than latent dimensions
-    assert torch.allclose(found.vectors.norm(dim=1), torch.ones(6), atol=1e-5)
-    v = found.variance
-    assert (v[:-1] >= v[1:]).all() and 0 < v.sum() <= 1 + 1e-6
-    # Moving along direction 1 changes the first hidden layer more than moving along the last one.
-    z = latent.truncated(trained.cfg, 200, 1.0)
-
-    def change(direction):
-        with torch.no_grad():
-            G = trained.generator
-            return (latent.first_hidden(G, z + direction) - latent.first_hidden(G, z)).norm(dim=1).mean()
-
-    assert change(found.vectors[0]) > change(found.vectors[-1])
-
-
-def test_first_hidden_stops_after_the_first_activation(trained):
-    G = trained.generator
-    z = torch.randn(3, trained.cfg.latent_dim)
-    with torch.no_grad():
-        expected = torch.nn.functional.leaky_relu(G.body[0](z), trained.cfg.leaky_slope)
-        assert torch.allclose(latent.first_hidden(G, z), expected)
-
-
-def test_ink_and_slant_measure_what_they_say():
-    upright = torch.zeros(1, 28, 28, dtype=torch.uint8)
-    upright[0, 4:24, 13:15] = 255
-    leaning = torch.zeros(1, 28, 28, dtype=torch.uint8)
-    for row in range(4, 24):  # the top is further right
-        col = 20 - (row - 4) // 2
-        leaning[0, row, col:col + 2] = 255
-    thick = upright.clone()
-    thick[0, 4:24, 12:16] = 255
-    assert abs(latent.slant(upright).item()) < 1e-6 and latent.slant(leaning).item() > 0.3
-    assert latent.slant(leaning.flip(2)).item() < -0.3
-    assert latent.ink(thick).item() == pytest.approx(2 * latent.ink(upright).item())
-
-
-def test_attribute_directions_change_their_attribute(trained):
-    cfg, G = trained.cfg, trained.generator
-    found = {a.key: a for a in latent.attribute_directions(G, cfg, metrics.load_classifier(), n=1500)}
-    assert {"thickness", "slant"} <= set(found)
-    z = latent.truncated(cfg, 300, 1.0, seed=9)
-    for key, measure in (("thickness", latent.ink), ("slant", latent.slant)):
-        v = found[key].vector
-        assert v.norm().item() == pytest.approx(1, abs=1e-5)
-        more, less = latent.generate(G, cfg, z + 1.5 * v), latent.generate(G, cfg, z - 1.5 * v)
-        assert measure(more).mean() > measure(less).mean(), key
-
-
-# ---- checks -------------------------------------------------------------------------------------------------
-def test_nearest_real_finds_a_copy_of_a_training_image():
-    pool = latent.real_images(data.load(), [4])
-    assert len(pool) == 500
-    typical = latent.typical_nearest(pool)
-    assert 0.02 < typical < 0.4
-    near = latent.nearest_real(pool[42].reshape(28, 28), pool, typical)
-    assert near.index == 42 and near.distance == pytest.approx(0, abs=1e-3)
-    noise = torch.randint(0, 256, (28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    assert latent.nearest_real(noise, pool, typical).distance > 2 * typical
-
-
-def test_inversion_lowers_the_reconstruction_error(trained):
-    cfg, G = trained.cfg, trained.generator
-    goal_z = latent.point(cfg, 77)
-    target = latent.generate(G, cfg, goal_z[None])[0]
-    calls, grads = [], [None if p.grad is None else p.grad.clone() for p in G.parameters()]
-    found = latent.invert(G, cfg, target, steps=150, restarts=8, progress=lambda i, err: calls.append((i, err)))
-    assert found.error < 0.5 * found.start_error and found.error < 0.05
-    assert found.z.shape == (cfg.latent_dim,) and torch.equal(found.image, latent.generate(G, cfg, found.z[None])[0])
-    assert calls[-1][0] == 150 and calls[-1][1] == pytest.approx(found.curve[-1])
-    # A shared model is never written to: its weights' gradients are what training left there.
-    assert all(p.grad is None if g is None else torch.equal(p.grad, g) for p, g in zip(G.parameters(), grads))
-    real = latent.real_images(data.load(), [0])[3].reshape(28, 28)
-    on_real = latent.invert(G, cfg, real, steps=100, restarts=4)
-    assert on_real.error < on_real.start_error
-
-
-def test_inverting_with_a_conditional_generator_needs_its_digit(conditional):
-    target = torch.zeros(28, 28, dtype=torch.uint8)
-    with pytest.raises(ConfigError, match="digit"):
-        latent.invert(conditional.generator, conditional.cfg, target)
-    found = latent.invert(conditional.generator, conditional.cfg, target, label=5, steps=20, restarts=2)
-    assert math.isfinite(found.error)

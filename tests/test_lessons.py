@@ -8,16 +8,11 @@ diagnosis reads known histories right.
 import pytest
 import torch
 
-from explorer import data, lessons
-from explorer.config import ConfigError, differences
+from explorer import lessons
+from explorer.app import form_values
+from explorer.config import Budget, ConfigError, differences
 from explorer.quality import Reading
-from explorer.training import Budget, Trainer
-from explorer.ui import setup
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load()
+from explorer.trainer import Trainer
 
 
 def test_there_are_the_five_lessons_the_issue_names():
@@ -32,7 +27,7 @@ def test_the_fix_changes_exactly_its_settings(name):
     lesson = lessons.get(name)
     changed = differences({"lesson": lesson.config(), "fix": lesson.fixed_config()})
     assert set(changed) == set(lesson.fix)
-    assert lesson.fix_text and all(setup.label(k) in setup.LABELS.values() for k in lesson.fix)
+    assert lesson.fix_text and all(form_values.label(k) in form_values.LABELS.values() for k in lesson.fix)
 
 
 @pytest.mark.parametrize("name", list(lessons.LESSONS))
@@ -44,7 +39,7 @@ def test_each_lesson_and_its_fix_loads_and_trains(name, digits):
         assert trainer.run(Budget("steps", 20)) == "finished"
         state = trainer.state()
         assert state.step == 20 and state.readings[-1].step == 20
-        assert lessons.diagnose(state.history, state.readings, cfg.digits, cfg.loss).kind in (
+        assert lessons.diagnose(state.history.columns(), state.readings, cfg.digits, cfg.loss).kind in (
             "learning", "d_wins", "exploding", "collapse", "healthy", "stalled")
 
 
@@ -61,38 +56,41 @@ def history(n=40, **values):
     return base
 
 
-def reading(share=0.9, fid=10.0, histogram=None, seconds=10.0, variety=0.8, step=400) -> Reading:
-    histogram = histogram or [0.0, 0.0, 0.0, share] + [0.0] * 6
-    return Reading(step=step, seconds=seconds, share=share, histogram=histogram, fid=fid, fid_floor=1.4,
+def reading(real=0.9, fid=10.0, histogram=None, seconds=10.0, variety=0.8, step=400, read_as=None) -> Reading:
+    """A meter reading where `real` of the samples look like real digits (and, unless said, as many read as one)."""
+    histogram = histogram or [0.0, 0.0, 0.0, real] + [0.0] * 6
+    return Reading(step=step, seconds=seconds, read_as=real if read_as is None else read_as, looks_real=real,
+                   histogram=histogram, looks_real_histogram=histogram, fid=fid, fid_floor=1.4,
                    variety=variety, overlap=0.4, d_real=torch.zeros(4), d_fake=torch.zeros(4), probabilities=True)
 
 
 def test_diagnosis_of_a_healthy_run_says_so_with_its_numbers():
     d = lessons.diagnose(history(), [reading()], [3], "nonsaturating")
-    assert d.kind == "healthy" and "90% of samples" in d.detail and "1.4" in d.detail
+    assert d.kind == "healthy" and "90% of samples read as a 3, 90% look like a real 3" in d.detail
+    assert "1.4" in d.detail
 
 
 def test_diagnosis_of_d_winning_names_the_vanishing_gradient_for_minimax():
     h = history(d_real=0.99, d_fake=0.01, g_grad=0.02)
-    d = lessons.diagnose(h, [reading(share=0.0, fid=500)], [3], "minimax")
+    d = lessons.diagnose(h, [reading(real=0.0, fid=500)], [3], "minimax")
     assert d.kind == "d_wins" and "vanishes" in d.detail
-    assert "vanishes" not in lessons.diagnose(h, [reading(share=0.0)], [3], "nonsaturating").detail
+    assert "vanishes" not in lessons.diagnose(h, [reading(real=0.0)], [3], "nonsaturating").detail
     # a critic's scores are not probabilities: the same numbers mean nothing there
-    assert lessons.diagnose(h, [reading(share=0.0)], [3], "wgan-gp").kind != "d_wins"
+    assert lessons.diagnose(h, [reading(real=0.0)], [3], "wgan-gp").kind != "d_wins"
 
 
 def test_diagnosis_of_exploding_and_of_collapse():
-    d = lessons.diagnose(history(g_loss=2e4, g_grad=1e4), [reading(share=0.0)], [3], "nonsaturating")
+    d = lessons.diagnose(history(g_loss=2e4, g_grad=1e4), [reading(real=0.0)], [3], "nonsaturating")
     assert d.kind == "exploding" and "20,000" in d.detail
-    ones = reading(share=0.7, histogram=[0.0, 0.7] + [0.0] * 8)
+    ones = reading(real=0.7, histogram=[0.0, 0.7] + [0.0] * 8)
     d = lessons.diagnose(history(), [ones], [0, 1, 2, 3], "nonsaturating")
     assert d.kind == "collapse" and "0, 2 and 3" in d.detail
 
 
 def test_diagnosis_of_a_stalled_run_and_of_the_start():
-    flat = [reading(share=0.1, fid=300, seconds=s) for s in (10, 20, 30, 45)]
+    flat = [reading(real=0.1, fid=300, seconds=s) for s in (10, 20, 30, 45)]
     assert lessons.diagnose(history(), flat, [3], "nonsaturating").kind == "stalled"
-    improving = [reading(share=0.1 * i, fid=300 / i, seconds=10 * i) for i in range(1, 5)]
+    improving = [reading(real=0.1 * i, fid=300 / i, seconds=10 * i) for i in range(1, 5)]
     assert lessons.diagnose(history(), improving, [3], "nonsaturating").kind == "learning"
     assert lessons.diagnose({}, [], [3], "nonsaturating").kind == "starting"
 
@@ -102,7 +100,7 @@ def test_seen_replays_the_run_and_needs_two_readings_in_a_row():
     h = history(n=4 * w)  # steps 10, 20, ...; D wins from row w on
     h["d_real"], h["d_fake"] = [0.7] * w + [0.99] * 3 * w, [0.4] * w + [0.01] * 3 * w
     steps = [10 * (w // 2), 10 * (w + w // 2), 10 * (3 * w), 10 * (4 * w)]
-    readings = [reading(share=0.0, fid=500, step=s, seconds=s / 10) for s in steps]
+    readings = [reading(real=0.0, fid=500, step=s, seconds=s / 10) for s in steps]
     # the second reading's window still mixes both halves; the third and fourth are the first two in a row
     assert lessons.seen("d_wins", h, readings, [3], "minimax") == steps[3]
     assert lessons.seen("d_wins", h, readings, [3], "minimax", times=1) == steps[2]

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from explorer import data, losses
-from explorer.training import Budget, Trainer
+from explorer.config import Budget
+from explorer.trainer import Trainer
 from tiny import tiny
 
 # Each variant with its usual optimizer settings.

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from explorer import data, presets
+from explorer.config import Budget
 from explorer.nets import build, sample_latent
-from explorer.training import Budget, Trainer
+from explorer.trainer import Trainer
 
 
 @pytest.mark.parametrize("name", list(presets.PRESETS))

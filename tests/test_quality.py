@@ -5,14 +5,11 @@ import torch
 from torch import nn
 
 from explorer import data, metrics, quality
+from explorer.classifier import load_classifier
+from explorer.config import Budget
 from explorer.quality import Meter, Reading
-from explorer.training import Budget, Trainer
+from explorer.trainer import Trainer
 from tiny import tiny
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load()
 
 
 class Fixed(nn.Module):
@@ -49,25 +46,26 @@ def test_real_digits_score_near_the_floor_and_noise_scores_badly(digits):
     # real 3s the meter's own real batch does not hold (it draws with seed + 3), scaled as G would draw them
     real = data.scale(threes.flip(0)[: quality.SAMPLES], "tanh")
     good = read(real, digits, cfg)
-    assert good.share > 0.85
+    assert good.looks_real > 0.85 and good.read_as >= good.looks_real
     assert good.fid < 3 * good.fid_floor
     assert 0.8 < good.variety < 1.25
-    assert good.histogram[3] == pytest.approx(good.share)
+    assert good.looks_real_histogram[3] == pytest.approx(good.looks_real)
+    assert good.histogram[3] == pytest.approx(good.read_as)
     noise = read(torch.rand(quality.SAMPLES, 784) * 2 - 1, digits, cfg)
-    assert noise.share < 0.02
+    assert noise.looks_real < 0.02
     assert noise.fid > 50 * noise.fid_floor
     grey = read(torch.zeros(quality.SAMPLES, 784), digits, cfg)  # one flat grey picture, over and over
-    assert grey.variety < 0.05 and grey.share == 0
+    assert grey.variety < 0.05 and grey.looks_real == 0
 
 
-def test_grey_noise_is_not_recognised_though_the_classifier_is_sure(digits):
-    clf = metrics.load_classifier()
+def test_grey_noise_is_read_as_digits_but_does_not_look_real(digits):
+    clf = load_classifier()
     grey = (0.5 + 0.1 * torch.randn(300, 784)).clamp(0, 1)
     q = metrics.score(grey, list(range(10)), clf, n=300)
-    assert q.share == 1.0  # argmax always picks some digit...
-    assert q.recognised < 0.02  # ...but neither sure nor typical of real digits
+    assert q.read_as == 1.0  # argmax always picks some digit...
+    assert q.looks_real < 0.02  # ...but neither sure nor typical of real digits
     real = metrics.score(digits.images[:1000], list(range(10)), clf, n=1000)
-    assert real.recognised > 0.85
+    assert real.looks_real > 0.85
 
 
 def test_overlap_of_d_outputs():
@@ -79,9 +77,11 @@ def test_overlap_of_d_outputs():
     assert 0.3 < quality.overlap(a * 100, a * 100 + 15, probabilities=False) < 0.7
 
 
-def reading(histogram, share=None, variety=0.8) -> Reading:
-    share = sum(histogram) if share is None else share
-    return Reading(step=100, seconds=10.0, share=share, histogram=histogram, fid=20.0, fid_floor=2.0, variety=variety,
+def reading(histogram, variety=0.8) -> Reading:
+    """A reading whose samples look like real digits as `histogram` says (and are read as them)."""
+    real = sum(histogram)
+    return Reading(step=100, seconds=10.0, read_as=real, looks_real=real, histogram=histogram,
+                   looks_real_histogram=histogram, fid=20.0, fid_floor=2.0, variety=variety,
                    overlap=0.3, d_real=torch.zeros(4), d_fake=torch.zeros(4), probabilities=True)
 
 

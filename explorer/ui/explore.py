@@ -15,12 +15,15 @@ from urllib.parse import urlencode
 import streamlit as st
 import torch
 
-from .. import data, demos, images, latent, metrics
+from .. import data, demos, images, inversion, latent
+from ..app import points
+from ..app.runs import Run
 from ..checkpoints import CheckpointError
+from ..classifier import load_classifier
 from ..config import MAX_SEED
+from ..directions import Attribute, Directions, attribute_directions, principal_directions
 from . import state
-from .form import KEEP
-from .runs import Run
+from .widgets import KEEP
 
 log = logging.getLogger(__name__)
 GALLERY_SIZE = 12  # saved points per model
@@ -69,17 +72,17 @@ def _picked(options: list[Run]) -> None:
 
 
 # ---- derived once per generator --------------------------------------------------------------------
-def directions(run: Run) -> latent.Directions:
+def directions(run: Run) -> Directions:
     if "directions" not in run.cache:
         with st.spinner("Finding the principal directions (once per model)..."):
-            run.cache["directions"] = latent.principal_directions(run.G, run.cfg)
+            run.cache["directions"] = principal_directions(run.G, run.cfg)
     return run.cache["directions"]
 
 
-def attributes(run: Run) -> list[latent.Attribute]:
+def attributes(run: Run) -> list[Attribute]:
     if "attributes" not in run.cache:
         with st.spinner("Labelling 3,000 samples for the attribute directions (once per model)..."):
-            run.cache["attributes"] = latent.attribute_directions(run.G, run.cfg, metrics.load_classifier())
+            run.cache["attributes"] = attribute_directions(run.G, run.cfg, load_classifier())
     return run.cache["attributes"]
 
 
@@ -89,8 +92,8 @@ def _pool(source: str, digits: tuple[int, ...]) -> tuple[torch.Tensor, float, st
         real = data.load(source)
     except data.DataError:  # a checkpoint trained on full MNIST, on a server without it
         real = data.load(data.EMBEDDED)
-    pool = latent.real_images(real, digits)
-    return pool, latent.typical_nearest(pool), real.description
+    pool = inversion.real_images(real, digits)
+    return pool, inversion.typical_nearest(pool), real.description
 
 
 def real_pool(run: Run) -> tuple[torch.Tensor, float, str]:
@@ -248,13 +251,8 @@ def use_saved(key: str, saved: Saved) -> None:
 # ---- links ---------------------------------------------------------------------------------------------------
 def point_link(run: Run, z: torch.Tensor, digit: int | None) -> str:
     """A URL of the Latent space page that opens this point (and this demo model)."""
-    params = {"z": ",".join(f"{v:.3f}" for v in z.tolist())}
-    if digit is not None:
-        params["digit"] = str(digit)
-    if run.source == "demo":
-        params["model"] = run.meta["demo"]
     base = (st.context.url or "").split("?")[0] or "/latent"
-    return f"{base}?{urlencode(params)}"
+    return f"{base}?{urlencode(points.point_params(run, z, digit))}"
 
 
 def apply_link() -> list[str]:
@@ -275,8 +273,8 @@ def apply_link() -> list[str]:
     if run is None:
         warnings.append("there is no generator to open the point in yet.")
     elif "z" in params:
-        z, problem = parse_z(params["z"], run.cfg.latent_dim)
-        label, digit_problem = parse_digit(params.get("digit"), run)
+        z, problem = points.parse_z(params["z"], run.cfg.latent_dim)
+        label, digit_problem = points.parse_digit(params.get("digit"), run.cfg)
         warnings += [w for w in (problem, digit_problem) if w]
         if z is not None:
             state.set_current(run)
@@ -284,24 +282,3 @@ def apply_link() -> list[str]:
             set_point(run, z, label)
     ss.point_link_warnings = warnings
     return warnings
-
-
-def parse_z(text: str, dims: int) -> tuple[torch.Tensor | None, str | None]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        return None, "z: the point must be numbers separated by commas."
-    if len(values) != dims:
-        return None, f"z: the point has {len(values)} numbers, but this generator's latent space has {dims}."
-    z = torch.tensor(values)
-    if not torch.isfinite(z).all():
-        return None, "z: the point holds a value that is not a finite number."
-    return z, None
-
-
-def parse_digit(text: str | None, run: Run) -> tuple[int | None, str | None]:
-    if text is None or not run.cfg.conditional:
-        return None, None
-    if text.strip() in {str(d) for d in run.cfg.digits}:
-        return int(text), None
-    return None, f"digit: {text!r} is not one of this generator's digits {run.cfg.digits}."

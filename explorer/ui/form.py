@@ -10,13 +10,12 @@ import streamlit as st
 
 from .. import config as C
 from .. import presets
-from ..config import ConfigError, GANConfig
+from ..app import form_values, share
+from ..config import Budget, ConfigError, GANConfig
 from ..losses import LOSSES
-from ..training import Budget
-from . import setup, share
+from .widgets import KEEP
 
 P = "setup_"
-KEEP = dict(persist_state="session")
 
 
 def k(name: str) -> str:
@@ -25,9 +24,10 @@ def k(name: str) -> str:
 
 def fill(cfg: GANConfig, budget: Budget | None = None, preset: str | None = None) -> None:
     """Put `cfg` (and a budget and preset name) into the form's widgets."""
-    budget = budget or setup.read_budget(st.session_state.get(k("length_kind"), setup.DEFAULT_BUDGET.kind),
-                                         st.session_state.get(k("length_amount"), setup.DEFAULT_BUDGET.amount))
-    st.session_state.update({k(name): value for name, value in setup.form_values(cfg, budget).items()})
+    default = form_values.DEFAULT_BUDGET
+    budget = budget or form_values.read_budget(st.session_state.get(k("length_kind"), default.kind),
+                                               st.session_state.get(k("length_amount"), default.amount))
+    st.session_state.update({k(name): value for name, value in form_values.form_values(cfg, budget).items()})
     st.session_state.form_base = cfg.to_dict()  # fields the form does not show keep these values
     if preset is not None:
         st.session_state[k("preset")] = preset
@@ -36,7 +36,7 @@ def fill(cfg: GANConfig, budget: Budget | None = None, preset: str | None = None
 def init() -> None:
     """First visit: the default preset."""
     if k("digits") not in st.session_state:
-        fill(presets.get(share.DEFAULT_PRESET).config(), setup.DEFAULT_BUDGET, share.DEFAULT_PRESET)
+        fill(presets.get(share.DEFAULT_PRESET).config(), form_values.DEFAULT_BUDGET, share.DEFAULT_PRESET)
 
 
 def apply_link() -> list[str]:
@@ -63,7 +63,7 @@ def set_link(cfg: GANConfig, budget: Budget) -> dict[str, str]:
 
 def _on_preset() -> None:
     preset = presets.get(st.session_state[k("preset")])
-    digits = setup.read_digits(st.session_state.get(k("digits"))) or [3]
+    digits = form_values.read_digits(st.session_state.get(k("digits"))) or [3]
     fill(preset.config(**({} if "digits" in preset.settings else {"digits": digits})))
 
 
@@ -79,12 +79,12 @@ def values() -> dict:
 
 def read() -> tuple[GANConfig, Budget]:
     """The submitted setup; raises ConfigError naming the field."""
-    return setup.read_form(values(), st.session_state.get("form_base"))
+    return form_values.read_form(values(), st.session_state.get("form_base"))
 
 
 def show_error(e: ConfigError) -> None:
     message = str(e).removeprefix(f"{e.field}: ")
-    st.error(f"**{setup.label(e.field)}**: {message}. Nothing was started; fix this and press Start training.",
+    st.error(f"**{form_values.label(e.field)}**: {message}. Nothing was started; fix this and press Start training.",
              icon=":material/error:")
 
 
@@ -92,10 +92,10 @@ def render(active: bool) -> str | None:
     """The setup form. Returns "start", "share" or None."""
     ss = st.session_state
     with st.form("setup"):
-        st.pills("Digits", setup.DIGIT_OPTIONS, selection_mode="multi", key=k("digits"), **KEEP,
+        st.pills("Digits", form_values.DIGIT_OPTIONS, selection_mode="multi", key=k("digits"), **KEEP,
                  help="The digits G learns to draw. **All** picks all ten.")
         left, mid, right = st.columns(3)
-        left.segmented_control("Train for", setup.LENGTH_KINDS, key=k("length_kind"), required=True, **KEEP)
+        left.segmented_control("Train for", form_values.LENGTH_KINDS, key=k("length_kind"), required=True, **KEEP)
         left.number_input("How many (steps, epochs or seconds)", key=k("length_amount"), step=1, **KEEP)
         mid.selectbox("Loss", list(LOSSES), format_func=lambda n: LOSSES[n].title, key=k("loss"), **KEEP,
                       help="How D is scored, and what G tries to do. See the Loss tab.")
@@ -132,8 +132,8 @@ def render(active: bool) -> str | None:
             c1, c2, c3 = st.columns(3)
             for col, net, name in ((c1, "g", "Generator"), (c2, "d", "Discriminator")):
                 col.selectbox(f"{name} optimizer", C.OPTIMIZERS, key=k(f"{net}_optimizer"), **KEEP)
-                col.select_slider(f"{name} learning rate", setup.lr_options(ss[k(f"{net}_lr")]), key=k(f"{net}_lr"),
-                                  format_func=setup.format_lr, **KEEP, help="On a log scale.")
+                col.select_slider(f"{name} learning rate", form_values.lr_options(ss[k(f"{net}_lr")]),
+                                  key=k(f"{net}_lr"), format_func=form_values.format_lr, **KEEP, help="On a log scale.")
                 col.text_input(f"{name} milestones (epochs, for 'step')", key=k(f"{net}_milestones"), **KEEP)
                 col.number_input(f"{name} gamma (for 'step')", key=k(f"{net}_gamma"), step=0.1, **KEEP)
             c3.number_input("Adam beta1", key=k("beta1"), step=0.1, format="%.3f", **KEEP)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import charts, images, quality
+from .. import images, quality
+from ..app import form_values, live_charts
+from ..app.jobs import Job, JobView
 from ..config import ConfigError
 from ..losses import LOSSES
-from . import presenter, setup, state, teach, widgets
-from .jobs import Job, JobView
+from ..progress import Status
+from . import presenter, state, teach, widgets
 
 POLL_SECONDS = 1.0
-ENDED = {"finished": st.success, "stopped": st.warning, "diverged": st.error, "collapsed": st.error,
-         "failed": st.error}
+ENDED = {Status.FINISHED: st.success, Status.STOPPED: st.warning, Status.DIVERGED: st.error,
+         Status.COLLAPSED: st.error, Status.FAILED: st.error}
 
 
 def show() -> None:
@@ -35,7 +37,7 @@ def _live(polling: bool) -> None:
     if job is None:
         return
     view = job.view()
-    if view.done and (polling or not st.session_state.get("adopted")):
+    if view.done and (polling or not state.session().adopted):
         st.rerun()  # full rerun: the sidebar adopts the new generator, and polling stops
     _controls(job, view)  # in presenter mode too: a teacher pauses to explain, or stops, in front of the class
     show_settings = not presenter.active()  # presenter mode folds the settings, results and film strip away
@@ -44,16 +46,17 @@ def _live(polling: bool) -> None:
         ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
         if show_settings:
             _results(job)
-    elif view.status != "queued" and show_settings:
+    elif view.status != Status.QUEUED and show_settings:
         _live_changes(job, view)
     teach.card(job, view)
     if not view.history.get("step"):
-        if view.status != "queued":
+        if view.status != Status.QUEUED:
             st.caption("Waiting for the first steps...")
         return
-    _grid_and_loss(job, view)
-    _quality(job, view)
-    _more_charts(job, view)
+    figures = live_charts.figures(view, job.cfg)
+    _grid_and_loss(job, view, figures)
+    _quality(job, view, figures)
+    _more_charts(view, figures)
     if show_settings:
         _film_strip(job, view)
 
@@ -64,8 +67,8 @@ def _controls(job: Job, view: JobView) -> None:
     # can linger as a stale copy beside the new one, and a click on the shifted row is lost.
     # One row sized to its content (not fixed columns), so no label is cut short in a narrow window.
     row = st.container(horizontal=True, vertical_alignment="center")
-    paused = view.status == "paused"
-    if row.button("Pause", disabled=view.done or paused or view.status == "queued"):
+    paused = view.status == Status.PAUSED
+    if row.button("Pause", disabled=view.done or paused or view.status == Status.QUEUED):
         job.pause()
         st.rerun()
     if row.button("Resume", disabled=not paused):
@@ -79,7 +82,7 @@ def _controls(job: Job, view: JobView) -> None:
         state.reset_job()
         st.rerun()
     row.markdown(f"**{job.name}** · Status: **{status}**", width="content")
-    if view.status == "queued":
+    if view.status == Status.QUEUED:
         st.caption("Every training slot on this server is busy; your run starts as soon as one frees up.")
     st.progress(view.fraction, text=progress_text(view, job))
 
@@ -110,8 +113,8 @@ def _live_changes(job: Job, view: JobView) -> None:
     with st.expander("Change while training: learning rates, loss, D steps"), st.form("live"):
         c1, c2, c3, c4 = st.columns(4)
         for col, net in ((c1, "g"), (c2, "d")):
-            col.select_slider(f"{net.upper()} learning rate", setup.lr_options(ss[f"live_{net}_lr"]),
-                              key=f"live_{net}_lr", format_func=setup.format_lr)
+            col.select_slider(f"{net.upper()} learning rate", form_values.lr_options(ss[f"live_{net}_lr"]),
+                              key=f"live_{net}_lr", format_func=form_values.format_lr)
         c3.selectbox("Loss", list(LOSSES), format_func=lambda n: LOSSES[n].title, key="live_loss")
         c4.number_input("D steps per G step", key="live_d_steps", step=1)
         if st.form_submit_button("Apply now"):
@@ -121,39 +124,38 @@ def _live_changes(job: Job, view: JobView) -> None:
                 st.toast("Applied: the next step uses the new settings.")
             except ConfigError as e:
                 # Kept in the session: the live view redraws every second and would wipe a one-off message.
-                ss.live_error = (f"Not applied. **{setup.label(e.field)}**: "
+                ss.live_error = (f"Not applied. **{form_values.label(e.field)}**: "
                                  f"{str(e).removeprefix(e.field + ': ')}")
         if ss.get("live_error"):
             st.error(ss.live_error, icon=":material/error:")
 
 
-def _grid_and_loss(job: Job, view: JobView) -> None:
+def _grid_and_loss(job: Job, view: JobView, figures: dict) -> None:
     latest = view.snapshots[-1]
     big = presenter.active()
     left, right = st.columns([1, 1] if big else [2, 3])
     with left:
         png = _png(job, latest, scale=4 if big else 2)
-        rows = (f"one row per digit ({', '.join(map(str, job.trainer.cfg.digits))})"
-                if job.trainer.cfg.conditional else "the same 64 latent points every time")
+        rows = (f"one row per digit ({', '.join(map(str, job.cfg.digits))})"
+                if job.cfg.conditional else "the same 64 latent points every time")
         st.image(png, caption=f"Samples at step {latest.step:,}: {rows}", output_format="PNG")
         if not big:
             st.download_button("Download this grid (PNG)", png, f"{job.name}-step{latest.step}.png", "image/png",
                                on_click="ignore", key="dl_grid", icon=":material/download:")
     with right:
-        presenter.chart(charts.loss_figure(view.history, view.changes), key="chart_loss")
+        presenter.chart(figures["chart_loss"], key="chart_loss")
         st.caption("D's loss falls when it tells real from fake; G's loss falls when its fakes fool D. "
                    "In a healthy run neither wins for long.")
 
 
-def _more_charts(job: Job, view: JobView) -> None:
-    loss = LOSSES[view.settings.get("loss", job.trainer.cfg.loss)]
+def _more_charts(view: JobView, figures: dict) -> None:
     c1, c2 = st.columns(2)
     with c1:
-        presenter.chart(charts.d_output_figure(view.history, loss.probabilities, view.changes), key="chart_d")
-        if loss.probabilities:
+        presenter.chart(figures["chart_d"], key="chart_d")
+        if LOSSES[view.settings["loss"]].probabilities:
             st.caption("D(x) near 1 and D(G(z)) near 0: D is winning. Both near 0.5: the fakes look real to D.")
     with c2:
-        presenter.chart(charts.dynamics_figure(view.history, view.changes), key="chart_dyn")
+        presenter.chart(figures["chart_dyn"], key="chart_dyn")
         st.caption("How hard each network is being pushed (gradient norm), and its step size (learning rate).")
 
 
@@ -194,30 +196,29 @@ def _png(job: Job, snapshot, scale: int = 2) -> bytes:
     return cache[key]
 
 
-def _quality(job: Job, view: JobView) -> None:
-    """The quality meter: recognised share and variety, Fréchet distance, the class histogram, D's outputs."""
+def _quality(job: Job, view: JobView, figures: dict) -> None:
+    """The quality meter: read as / looks real and variety, Fréchet distance, the class histogram, D's outputs."""
     if not view.readings:
-        if job.trainer.meter_note:
-            st.caption(job.trainer.meter_note)
+        if view.meter_note:
+            st.caption(view.meter_note)
         return
-    digits, last = job.trainer.cfg.digits, view.readings[-1]
-    series = quality.series(view.readings)
+    last = view.readings[-1]
     st.subheader("Quality meter")
     c1, c2 = st.columns(2)
     with c1:
-        presenter.chart(charts.share_figure(series, digits, view.step), key="chart_share")
-        presenter.chart(charts.class_figure(last.histogram, digits), key="chart_classes")
-        warning = quality.collapse_warning(last, digits)
+        presenter.chart(figures["chart_share"], key="chart_share")
+        presenter.chart(figures["chart_classes"], key="chart_classes")
+        warning = quality.collapse_warning(last, job.cfg.digits)
         if warning:
             st.warning(warning, icon=":material/warning:")
     with c2:
-        presenter.chart(charts.fid_figure(series, view.step), key="chart_fid")
-        presenter.chart(charts.d_histogram_figure(last.d_real.tolist(), last.d_fake.tolist(), last.probabilities,
-                                                  series, view.step), key="chart_dhist")
+        presenter.chart(figures["chart_fid"], key="chart_fid")
+        presenter.chart(figures["chart_dhist"], key="chart_dhist")
     if not presenter.active():
         st.caption(f"Every few seconds the metrics classifier scores {len(last.d_fake)} samples from fixed noise. "
-                   "A sample counts as recognised when the classifier is 90% sure of a chosen digit and its "
-                   "features look like real ones; variety compares the samples' pixel spread with real digits'. "
+                   "A sample is read as a digit when that is the classifier's best guess; it looks like a real one "
+                   "when the classifier is 90% sure and its features lie where real digits' do; variety compares "
+                   "the samples' pixel spread with real digits'. "
                    "The Fréchet distance compares the classifier's features of samples and real digits; the "
                    "dotted floor is what real digits score. When D's two histograms sit apart, D tells real from "
                    "fake easily; when they overlap, it cannot.")

@@ -1,8 +1,7 @@
-"""A session's GAN Explorer state in `st.session_state`, and the server's job registry.
+"""A browser session's GAN Explorer state in `st.session_state`, and the server's job backend.
 
-Per session: the training job (`job()`), the finished and uploaded runs (`runs()`), and the current
-run whose generator the latent pages explore (`current_run()`). Per process: one `JobRegistry`
-(`registry()`), shared by every session through `st.cache_resource`.
+Per session: one `explorer.app.session.Session` (its job, its runs, the current run). Per process: one
+job backend (`registry()`), shared by every session through `st.cache_resource`.
 """
 
 from __future__ import annotations
@@ -17,15 +16,16 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from .. import quality
-from ..config import GANConfig
+from ..app.jobs import Backend, Job
+from ..app.limits import Limits
+from ..app.runs import Run
+from ..app.session import Session
+from ..app.threads import ThreadBackend
+from ..config import Budget, GANConfig
 from ..data import DataError
 from ..data import load as load_data
-from ..training import Budget, Trainer
-from .jobs import Job, JobRegistry, Limits
-from .runs import Run
 
 log = logging.getLogger(__name__)
-MAX_RUNS = 6  # runs kept per session; each holds a generator and a discriminator in memory
 SHUTDOWN_WAIT_SECONDS = 5.0  # how long a server shutdown waits for running jobs to end their step
 
 
@@ -37,9 +37,9 @@ def session_alive(session_id: str) -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def registry() -> JobRegistry:
-    """The process-wide registry; its limits come from the GAN_EXPLORER_* environment variables."""
-    made = JobRegistry(Limits.from_env(), is_alive=session_alive)  # sets torch's thread count for the process
+def registry() -> Backend:
+    """The process-wide job backend; its limits come from the GAN_EXPLORER_* environment variables."""
+    made = ThreadBackend(Limits.from_env(), is_alive=session_alive)  # sets torch's thread count for the process
     # At server shutdown, end each job between steps rather than killing its thread mid-step with the process.
     atexit.register(made.close, wait=SHUTDOWN_WAIT_SECONDS)
     # Only then, in the background, load what the quality meter needs, so a first reading need not wait for it:
@@ -64,64 +64,50 @@ def session_id() -> str:
     return ctx.session_id if ctx else ""
 
 
+def session() -> Session:
+    if "gan_session" not in st.session_state:
+        st.session_state.gan_session = Session(session_id())
+    return st.session_state.gan_session
+
+
 # ---- the session's job ---------------------------------------------------------------------
 def job() -> Job | None:
-    return st.session_state.get("job")
+    return session().job
 
 
 def start_job(cfg: GANConfig, budget: Budget, lesson: str = "", fix_of: str = "") -> Job:
-    """Build a trainer for `cfg` now (so errors surface at once) and queue it. Raises ConfigError/DataError.
-
-    `lesson` names the failure-mode lesson the run shows; `fix_of`, the run whose fix it tries."""
-    trainer = Trainer(cfg, load_data(cfg.data), measure=True)
-    reset_job()  # one job per session
-    st.session_state.run_counter = st.session_state.get("run_counter", 0) + 1
-    suffix = " (the fix)" if fix_of else ""
-    new = Job(trainer, budget, session_id(), name=f"Run {st.session_state.run_counter}{suffix}", lesson=lesson,
-              fix_of=fix_of)
-    st.session_state.job = new
-    st.session_state.adopted = False
-    st.session_state.update({f"live_{k}": v for k, v in trainer.state(with_history=False).settings.items()})
+    """Check the setup and queue it as this session's job. Raises ConfigError/DataError naming the problem."""
+    new = session().start(registry(), cfg, budget, lesson, fix_of)
+    st.session_state.update({f"live_{k}": v for k, v in new.view().settings.items()})
     st.session_state.pop("live_error", None)  # a message about the last run's live change
-    return registry().submit(new)
+    return new
 
 
 def reset_job() -> None:
-    current = job()
-    if current is not None:
-        current.stop()
-    st.session_state.pop("job", None)
+    session().reset_job()
 
 
 # ---- runs and the current model ------------------------------------------------------------
 def runs() -> list[Run]:
-    return st.session_state.setdefault("runs", [])
+    return session().runs
 
 
 def current_run() -> Run | None:
     """The generator the latent pages explore: the last finished run, or one picked on the Runs page."""
-    return st.session_state.get("current_run")
+    return session().current
 
 
 def add_run(run: Run, make_current: bool = True) -> None:
-    kept = [r for r in runs() if r is not run][-(MAX_RUNS - 1):]
-    st.session_state.runs = [*kept, run]
-    if make_current or current_run() not in st.session_state.runs:
-        st.session_state.current_run = run
+    session().add_run(run, make_current)
 
 
 def set_current(run: Run) -> None:
-    st.session_state.current_run = run
+    session().set_current(run)
 
 
 def sync() -> None:
     """Once the session's job has ended, its generator becomes the current model (on every full rerun)."""
-    current = job()
-    if current is None or not current.done or st.session_state.get("adopted"):
-        return
-    st.session_state.adopted = True
-    if current.trainer.step_count > 0:
-        add_run(Run.from_job(current))
+    session().sync()
 
 
 def default_data_description() -> str:

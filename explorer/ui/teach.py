@@ -10,9 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import lessons
+from ..app import form_values
+from ..app.jobs import Job, JobView
 from ..config import GANConfig
-from . import form, presenter, setup, state, widgets
-from .jobs import Job, JobView
+from ..progress import Status
+from . import form, presenter, state, widgets
 
 ss = st.session_state
 
@@ -88,7 +90,7 @@ def card(job: Job, view: JobView) -> None:
             st.caption("Nothing to fix: this is the run the other lessons break. Compare them on the Runs page.")
             return
         st.markdown(f"**The fix:** {lesson.fix_text}")
-        changes = ", ".join(f"{setup.label(k).lower()} → {_show(v)}" for k, v in lesson.fix.items())
+        changes = ", ".join(f"{form_values.label(k).lower()} → {_show(v)}" for k, v in lesson.fix.items())
         if st.button(f"Try the fix ({changes})", key="try_fix", type="primary", icon=":material/build:",
                      help="Stops this run and starts one that differs only in these settings.",
                      on_click=_try_fix, args=(job, lesson)):
@@ -105,7 +107,7 @@ def _try_fix(job: Job, lesson: lessons.Lesson) -> None:
 
 def _show(value) -> str:
     if isinstance(value, float):
-        return setup.format_lr(value)
+        return form_values.format_lr(value)
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "none"
     return str(value)
@@ -117,10 +119,10 @@ def now(job: Job, view: JobView) -> None:
     Once the run is over it stays, as what the run was doing at its end: a run that the trainer's guard stops
     (divergence, collapse) ends right at the moment a class came to see.
     """
-    if view.status == "queued":
+    if view.status == Status.QUEUED:
         return
-    d = lessons.diagnose(view.history, view.readings, job.trainer.cfg.digits,
-                         view.settings.get("loss", job.trainer.cfg.loss))
+    d = lessons.diagnose(view.history, view.readings, job.cfg.digits,
+                         view.settings.get("loss", job.cfg.loss))
     when = "At the end" if view.done else "Now"
     if presenter.active():
         st.markdown(f"# {d.headline}")

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from .runs import Run
+from ..app.runs import Run
 
 DOWNLOAD = ":material/download:"
+KEEP = dict(persist_state="session")  # a widget keeps its value for the whole session, across pages
 
 
 def run_downloads(run: Run, key: str) -> None:

@@ -1,7 +1,7 @@
 """A finished run as the app keeps it: the generator, its config, metrics and snapshots, and its downloads.
 
-Runs come from a training job or from an uploaded checkpoint. The current run of a session is the
-generator the latent pages explore (`explorer.ui.state.current_run()`).
+Runs come from a training job, an uploaded checkpoint or a shipped demo. The current run of a session is
+the generator the latent pages explore (explorer.app.session).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 
 from .. import checkpoints, demos, images
 from ..config import GANConfig
-from ..training import COLUMNS, Snapshot
+from ..progress import COLUMNS, Snapshot
 from .jobs import Job
 
 
@@ -35,20 +35,22 @@ class Run:
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_job(cls, job: Job) -> Run:
-        trainer = job.trainer
+    def from_job(cls, job: Job) -> Run | None:
+        """The run a finished job leaves; None when it trained no step (or failed before it could)."""
+        model = job.result()
+        if model is None:
+            return None
         view = job.view()
-        meta = checkpoints.trainer_meta(trainer, name=job.name, status=view.status, reason=view.reason)
+        meta = {**model.meta, "name": job.name, "status": str(view.status), "reason": view.reason}
         if job.lesson:
             meta["lesson"] = job.lesson
         if view.readings:
             last = view.readings[-1]
-            meta["quality"] = {"step": last.step, "recognised": round(last.share, 4), "fid": round(last.fid, 3),
+            meta["quality"] = {"step": last.step, "read_as": round(last.read_as, 4),
+                               "looks_real": round(last.looks_real, 4), "fid": round(last.fid, 3),
                                "fid_floor": round(last.fid_floor, 3)}
-        G = getattr(trainer, "generator", trainer.G)  # the weight average when the config asks for one
-        G.eval()
-        trainer.D.eval()
-        return cls(job.name, trainer.cfg, G, trainer.D, meta, view.history, view.snapshots, readings=view.readings)
+        return cls(job.name, model.cfg, model.G, model.D, meta, view.history, list(view.snapshots),
+                   readings=list(view.readings))
 
     @classmethod
     def from_upload(cls, data: bytes, filename: str) -> Run:

@@ -4,15 +4,10 @@ import time
 import pytest
 import torch
 
-from explorer import data, training
-from explorer.config import ConfigError
-from explorer.training import Budget, History, Trainer
+from explorer.config import Budget, ConfigError
+from explorer.progress import Status
+from explorer.trainer import Trainer
 from tiny import tiny
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load()
 
 
 def test_step_reports_every_metric(digits):
@@ -72,7 +67,7 @@ def test_pause_resume_and_stop_from_another_thread(digits):
     worker.start()
     _wait(lambda: trainer.state().step > 3)
     trainer.pause()
-    _wait(lambda: trainer.state().status == "paused")
+    _wait(lambda: trainer.state().status == Status.PAUSED)
     paused_at = trainer.state().step
     time.sleep(0.3)
     assert trainer.state().step == paused_at
@@ -82,7 +77,7 @@ def test_pause_resume_and_stop_from_another_thread(digits):
     worker.join(timeout=10)
     assert not worker.is_alive()
     state = trainer.state()
-    assert state.status == "stopped" and "Stopped" in state.reason and state.seconds < 30
+    assert state.status == Status.STOPPED and "Stopped" in state.reason and state.seconds < 30
 
 
 def test_live_changes_apply_between_steps(digits):
@@ -95,21 +90,22 @@ def test_live_changes_apply_between_steps(digits):
         trainer.update(g_lr=5.0)
     with pytest.raises(ConfigError, match="cannot change"):
         trainer.update(latent_dim=3)
-    _wait(lambda: trainer.state().settings["loss"] == "hinge")
+    _wait(lambda: trainer.state().history.columns()["d_lr"][-1] == 5e-3)  # a whole step with the changes
     trainer.stop()
     worker.join(timeout=10)
-    assert trainer.opt_g.param_groups[0]["lr"] == 1e-3 and trainer.opt_d.param_groups[0]["lr"] == 5e-3
+    assert trainer.opt.g.param_groups[0]["lr"] == 1e-3 and trainer.opt.d.param_groups[0]["lr"] == 5e-3
     assert trainer.loss.name == "hinge" and trainer.cfg.d_steps == 3
-    assert trainer.state().history["d_lr"][-1] == 5e-3
-    [(step, said)] = trainer.state().changes  # one entry, at the step where the change began
-    assert step > 2 and said == "G lr → 0.001, D lr → 0.005, loss → Hinge, k → 3"
+    assert trainer.state().history.columns()["d_lr"][-1] == 5e-3
+    [change] = trainer.state().changes  # one entry, at the step where the change began
+    assert change.step > 2 and change.what == "G lr → 0.001, D lr → 0.005, loss → Hinge, k → 3"
+    assert change.settings == {"g_lr": 1e-3, "d_lr": 5e-3, "loss": "hinge", "d_steps": 3}
 
 
 def test_a_live_change_to_the_same_values_is_not_marked(digits):
     trainer = Trainer(tiny(), digits)
     trainer.update(loss=trainer.cfg.loss, g_lr=trainer.cfg.g_lr)
     trainer.step()
-    assert trainer.state().changes == []
+    assert trainer.state().changes == ()
 
 
 def test_concurrent_reads_see_consistent_history(digits):
@@ -117,7 +113,7 @@ def test_concurrent_reads_see_consistent_history(digits):
     worker = threading.Thread(target=trainer.run, args=(Budget("steps", 300),))
     worker.start()
     while worker.is_alive():
-        h = trainer.state().history
+        h = trainer.state().history.columns()
         assert len({len(v) for v in h.values()}) == 1  # all columns the same length
     worker.join()
 
@@ -126,22 +122,11 @@ def test_history_and_snapshots_stay_bounded(digits):
     trainer = Trainer(tiny(snapshot_every=1), digits, max_snapshots=10, max_points=50)
     trainer.run(Budget("steps", 400))
     state = trainer.state()
-    assert len(state.history["step"]) <= 51
-    assert state.history["step"][-1] == 400
+    assert len(state.history) <= 51
+    assert state.history.columns()["step"][-1] == 400
     assert len(state.snapshots) <= 11
     assert state.snapshots[0].step == 0 and state.snapshots[-1].step == 400
     assert state.snapshots[-1].images.dtype == torch.uint8
-
-
-def test_history_averages_when_it_thins():
-    h = History(max_points=4)
-    for i in range(1, 17):
-        h.add((i, 0, i, i, float(i), 0, 0, 0, 0, 0, 0, 0))
-    cols = h.columns()
-    assert len(cols["step"]) <= 5 and cols["step"][-1] == 16
-    spans = [b - a for a, b in zip([0, *cols["step"]], cols["step"])]
-    assert sum(v * w for v, w in zip(cols["d_loss"], spans)) / 16 == pytest.approx(8.5)  # no step lost
-    assert cols["d_loss"] == sorted(cols["d_loss"])
 
 
 def test_nan_stops_the_run_and_keeps_the_last_good_weights(digits):
@@ -152,11 +137,11 @@ def test_nan_stops_the_run_and_keeps_the_last_good_weights(digits):
             with torch.no_grad():
                 trainer.G.head.weight[0, 0] = float("nan")
     status = trainer.run(Budget("steps", 100), on_step=poison)
-    assert status == "diverged"
+    assert status == Status.DIVERGED
     assert "step 13" in trainer.reason and "rolled back to step 10" in trainer.reason
     assert all(torch.isfinite(p).all() for p in trainer.G.parameters())
     assert torch.isfinite(trainer.sample_fixed()).all()
-    assert trainer.run(Budget("steps", 200)) == "diverged"  # a failed run does not silently restart
+    assert trainer.run(Budget("steps", 200)) == Status.DIVERGED  # a failed run does not silently restart
 
 
 def test_schedules_change_the_learning_rate_by_epoch(digits):
@@ -200,29 +185,51 @@ def test_weight_average_is_what_people_see_and_keep(digits):
     assert torch.equal(latent.generate(ck.G, ck.cfg, z), latent.generate(trainer.generator, trainer.cfg, z))
 
 
-def test_alike_samples_are_a_collapse_only_after_the_warm_up_and_the_varied_model_is_kept(digits):
-    def trainer_at(step: int) -> Trainer:
-        t = Trainer(tiny(output="sigmoid"), digits)
-        t.step_count = step
-        return t
+def test_a_stop_takes_effect_between_d_updates(digits):
+    trainer = Trainer(tiny(d_steps=5), digits)
+    calls = []
+    real_next = trainer.batches.next
 
-    def check(t: Trainer, images: torch.Tensor) -> None:
-        t._check_collapse(images, t._weights())
+    def next_batch():  # the second D update asks for a stop, as a page's Stop would, mid-step
+        calls.append(1)
+        if len(calls) == 2:
+            trainer.stop()
+        return real_next()
+    trainer.batches.next = next_batch
+    assert trainer.run(Budget("steps", 10)) == Status.STOPPED
+    assert len(calls) == 2 and trainer.step_count == 0  # the step was abandoned after its second D update
 
-    alike, varied = torch.full((64, 784), 0.5), torch.rand(64, 784, generator=torch.Generator().manual_seed(0))
-    young = trainer_at(300)  # a young G drawing one blob for every z: it has not learned to use z yet
-    for _ in range(5):
-        check(young, alike)
-    assert young.status != "collapsed"
-    grown = trainer_at(training.COLLAPSE_WARMUP)
-    for images in (alike, alike, varied, alike, alike):  # variety in between: no three alike in a row
-        check(grown, images)
-    assert grown.status != "collapsed"
-    kept = {k: v.clone() for k, v in grown.last_varied[1]["G"].items()}
-    with torch.no_grad():
-        for p in grown.G.parameters():  # what G has become since: the collapsed model
-            p.add_(1.0)
-    check(grown, alike)
-    assert grown.status == "collapsed" and f"Mode collapse at step {training.COLLAPSE_WARMUP:,}:" in grown.reason
-    assert f"the one from step {training.COLLAPSE_WARMUP:,}, before the collapse" in grown.reason
-    assert all(torch.equal(v, kept[k]) for k, v in grown.G.state_dict().items())
+
+def test_stop_then_pause_cannot_park_the_worker(digits):
+    trainer = Trainer(tiny(), digits)
+    worker = threading.Thread(target=trainer.run, args=(Budget("seconds", 60),))
+    worker.start()
+    _wait(lambda: trainer.state().step > 2)
+    trainer.stop()
+    trainer.pause()
+    worker.join(timeout=2)
+    assert not worker.is_alive() and trainer.state().status == Status.STOPPED
+
+
+def test_reading_the_state_never_waits_for_a_long_step(digits):
+    trainer = Trainer(tiny(g_layers=[1024, 1024], d_layers=[1024, 1024], batch_size=500, d_steps=4), digits)
+    worker = threading.Thread(target=trainer.run, args=(Budget("steps", 6),))
+    worker.start()
+    waits = []
+    while worker.is_alive():
+        t0 = time.perf_counter()
+        trainer.state().history.columns()
+        waits.append(time.perf_counter() - t0)
+        time.sleep(0.01)
+    worker.join()
+    assert trainer.state().seconds / 6 > 0.1  # steps long enough to block a reader that waited for them
+    assert max(waits) < 0.05, f"a poll waited {max(waits) * 1000:.0f} ms"
+
+
+def test_a_trained_model_keeps_the_generator_people_see_and_the_runs_record(digits):
+    trainer = Trainer(tiny(g_ema=0.99), digits)
+    trainer.run(Budget("steps", 20))
+    model = trainer.trained_model(name="run")
+    assert model.G is trainer.generator and model.G is not trainer.G and not model.G.training
+    assert model.meta["steps"] == 20 and model.meta["name"] == "run" and model.meta["status"] == "finished"
+    assert model.progress.step == 20 and model.progress.status == Status.FINISHED

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import lessons, presets
-from ..config import ConfigError, GANConfig
-from ..training import Budget
-from .setup import DEFAULT_BUDGET, LENGTH_KINDS
+from ..config import Budget, ConfigError, GANConfig
+from .form_values import DEFAULT_BUDGET, LENGTH_KINDS
 
 DEFAULT_PRESET = "default"
 IGNORED = ("embed", "embed_options", "present")  # Streamlit's own parameters, and presenter mode's flag

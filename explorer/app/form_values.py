@@ -1,4 +1,4 @@
-"""The Train page's setup form as plain values, without Streamlit.
+"""The Train page's setup form as plain values, and back: form values <-> config and budget.
 
 `form_values(cfg, budget)` gives the value of every form widget (by key) for a config, and
 `read_form(values)` turns the submitted values back into a validated config and budget, raising
@@ -8,12 +8,11 @@ layers and the units per layer ("256, 512", or one size for all of them).
 
 from __future__ import annotations
 
-from ..config import ConfigError, GANConfig, parse_int_list
-from ..training import Budget
+from ..config import BUDGET_KINDS, MAX_LAYERS, Budget, ConfigError, GANConfig, parse_int_list
 
 ALL = "All"
 DIGIT_OPTIONS = [ALL, *(str(d) for d in range(10))]
-LENGTH_KINDS = ("steps", "epochs", "seconds")
+LENGTH_KINDS = BUDGET_KINDS
 DEFAULT_BUDGET = Budget("steps", 3000)
 # learning rates on a log scale: 1, 2 and 5 per decade
 LEARNING_RATES = sorted({round(m * 10.0**e, 12) for e in range(-6, 0) for m in (1, 2, 5)} | {1.0})
@@ -93,9 +92,11 @@ def form_values(cfg: GANConfig, budget: Budget = DEFAULT_BUDGET) -> dict:
 
 def read_layers(name: str, count, units) -> list[int]:
     """`count` hidden layers from `units`: one size per layer, or one size for all of them."""
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_LAYERS:
+        # checked before anything is built from it: a count of a billion must not become a billion-item list
+        raise ConfigError(name, f"the number of hidden layers must be a whole number from 0 to {MAX_LAYERS}, "
+                                f"got {count!r}")
     sizes = parse_int_list(name, units if units is not None else "")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ConfigError(name, f"the number of hidden layers must be a whole number from 0, got {count!r}")
     if count == 0:
         return []
     if len(sizes) == 1:

@@ -1,0 +1,331 @@
+"""Training jobs: one interface, whatever runs them.
+
+A `Job` is one training run of one browser session: its spec (config, budget, name), its control (pause,
+resume, stop, live changes) and what the pages read (`view()`: a `JobView` over the trainer's published
+`Progress`, plus the queue position and timing the backend knows). A `Backend` admits jobs, queues the
+rest in order, and watches them: a job whose session has been gone for the grace period, or that has run
+past the server's limit, is stopped. The thread backend (explorer.app.threads) runs jobs in worker threads
+of this process; pages and benchmarks never ask which backend runs a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..config import Budget, GANConfig
+from ..data import load as load_data
+from ..progress import Progress, Status
+from ..trainer import TrainedModel
+from .limits import Limits, duration
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to train, for whom: everything a backend needs to build the run, wherever it runs."""
+    cfg: GANConfig
+    budget: Budget
+    name: str = "run"
+    session_id: str = ""
+    lesson: str = ""  # the failure-mode lesson this run shows (explorer.lessons), if any
+    fix_of: str = ""  # with a lesson: the name of the run whose fix this run tries
+    measure: bool = True  # run the live quality meter
+
+    def check(self) -> None:
+        """Raise ConfigError or DataError now, at Start, for what would fail once the job runs."""
+        data = load_data(self.cfg.data)
+        self.cfg.validate(n_images=data.count(self.cfg.digits))
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A consistent picture of a job for the page: the trainer's published progress, with the job's status
+    (which knows about the queue and failures), the budget fraction, queue position and time left."""
+    progress: Progress
+    status: Status
+    reason: str
+    fraction: float  # of the budget
+    queue_position: int  # 1-based while queued, else 0
+    eta: float | None  # seconds of wall time left, when known
+    done: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Still queued, running or paused: the page should keep watching it."""
+        return not self.done
+
+    @property
+    def status_text(self) -> str:
+        return f"queued (position {self.queue_position})" if self.status == Status.QUEUED else str(self.status)
+
+    # the progress, read through
+    step = property(lambda self: self.progress.step)
+    epoch = property(lambda self: self.progress.epoch)
+    images_seen = property(lambda self: self.progress.images_seen)
+    seconds = property(lambda self: self.progress.seconds)  # training time
+    images_per_second = property(lambda self: self.progress.images_per_second)
+    snapshots = property(lambda self: self.progress.snapshots)
+    settings = property(lambda self: self.progress.settings)
+    readings = property(lambda self: self.progress.readings)
+    changes = property(lambda self: self.progress.changes)
+    meter_note = property(lambda self: self.progress.meter_note)
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        return self.progress.history.columns()
+
+
+class Job(ABC):
+    """One training run; a backend's subclass says how it trains. Control is safe from any thread."""
+
+    def __init__(self, spec: JobSpec, clock: Callable[[], float] = time.monotonic):
+        self.spec = spec
+        self.clock = clock
+        self.created = clock()
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.note = ""  # why the job (not the user) stopped it, or why it failed
+        self.failed = False
+        self._paused_since: float | None = None
+        self._paused_total = 0.0
+        self._backend: Backend | None = None
+        self._done = threading.Event()
+
+    # the spec, read through
+    name = property(lambda self: self.spec.name)
+    cfg = property(lambda self: self.spec.cfg)
+    budget = property(lambda self: self.spec.budget)
+    session_id = property(lambda self: self.spec.session_id)
+    lesson = property(lambda self: self.spec.lesson)
+    fix_of = property(lambda self: self.spec.fix_of)
+
+    # ---- what a backend's job does ----------------------------------------------------------
+    @abstractmethod
+    def _launch(self) -> None:
+        """Start training (the backend admitted the job). Must end by calling `_finish()`."""
+
+    @abstractmethod
+    def progress(self) -> Progress:
+        """The newest published progress (a fresh Progress() before the trainer exists)."""
+
+    @abstractmethod
+    def result(self) -> TrainedModel | None:
+        """The trained model once the job is done (None if it never trained a step or failed to build)."""
+
+    @abstractmethod
+    def _control(self, action: str, **changes) -> None:
+        """Pass "pause", "resume", "stop" or "update" (with changes) to the running trainer."""
+
+    # ---- lifecycle (called by the backend) ---------------------------------------------------
+    def _start(self, backend: Backend) -> None:
+        self._backend = backend
+        self.started = self.clock()
+        self._launch()
+
+    def _finish(self) -> None:
+        self.ended = self.clock()
+        if self._backend is not None:  # free the slot first: whoever waits on done may count slots
+            self._backend._release(self)
+        self._done.set()
+
+    def _fail(self, note: str) -> None:
+        self.failed, self.note = True, note
+
+    # ---- control (any thread) -----------------------------------------------------------------
+    def pause(self) -> None:
+        if self.started is not None and not self.done and self._paused_since is None:
+            self._paused_since = self.clock()
+            self._control("pause")
+
+    def resume(self) -> None:
+        if self._paused_since is not None:
+            self._paused_total += self.clock() - self._paused_since
+            self._paused_since = None
+        self._control("resume")
+
+    def stop(self, note: str = "") -> None:
+        """Stop a running job, or take a queued one out of the queue."""
+        if self.done:
+            return
+        if note and not self.note:
+            self.note = note
+        if self._backend is not None and self._backend._dequeue(self):  # it was still waiting
+            self.ended = self.clock()
+            self._done.set()
+            return
+        self._control("stop")
+
+    def update(self, **changes) -> None:
+        """Live changes of learning rates, loss or d_steps (raises ConfigError)."""
+        self._control("update", **changes)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    # ---- reading ------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def queued(self) -> bool:
+        return self.started is None and not self.done
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_since is not None and not self.done
+
+    def wall_seconds(self) -> float:
+        """Wall time since the job started, pauses included (what the run-time limit counts)."""
+        if self.started is None:
+            return 0.0
+        return (self.ended if self.ended is not None else self.clock()) - self.started
+
+    def running_seconds(self) -> float:
+        paused = self._paused_total + (self.clock() - self._paused_since if self._paused_since else 0.0)
+        return max(0.0, self.wall_seconds() - paused)
+
+    def view(self) -> JobView:
+        progress = self.progress()
+        done = self.done
+        status, reason = progress.status, progress.reason
+        if self.queued:
+            status, reason = Status.QUEUED, ""
+        elif self.failed:
+            status, reason = Status.FAILED, self.note
+        elif done and self.started is None:
+            status, reason = Status.STOPPED, self.note or "Cancelled before it started."
+        elif not done and self.paused:
+            status = Status.PAUSED
+        elif not done and (status in (Status.PAUSED, Status.QUEUED) or status.terminal):
+            status = Status.RUNNING  # resuming, building, or wrapping up: the worker is still at it
+        elif status == Status.STOPPED and self.note:
+            reason = f"{self.note} (at step {progress.step:,})"
+        fraction = self.budget.fraction(progress) if self.started is not None else 0.0
+        running = self.running_seconds()
+        eta = running * (1 - fraction) / fraction if 0 < fraction < 1 and not done else None
+        if self.budget.kind == "seconds" and not done:
+            eta = max(0.0, self.budget.amount - progress.seconds)
+        position = self._backend.position(self) if self._backend else 0
+        return JobView(progress, status, reason, fraction, position, eta, done)
+
+
+class Backend(ABC):
+    """Admits jobs while there is room (`_has_room`), queues the rest first come first served, and watches
+    them (session gone, run too long) from a watchdog thread."""
+
+    def __init__(self, limits: Limits, is_alive: Callable[[str], bool] | None = None,
+                 clock: Callable[[], float] = time.monotonic, watch_every: float | None = 1.0):
+        self.limits = limits
+        self.is_alive = is_alive or (lambda session_id: True)
+        self.clock = clock
+        self.running: list[Job] = []
+        self.queue: list[Job] = []
+        self._gone_since: dict[int, float] = {}
+        self._lock = threading.RLock()
+        self._watchdog = None
+        if watch_every:
+            self._stop_watching = threading.Event()
+            self._watchdog = threading.Thread(target=self._watch, args=(watch_every,), name="gan-job-watchdog",
+                                              daemon=True)
+            self._watchdog.start()
+
+    @abstractmethod
+    def _make_job(self, spec: JobSpec) -> Job:
+        """This backend's kind of job for `spec`, on the backend's clock."""
+
+    @abstractmethod
+    def _has_room(self, job: Job) -> bool:
+        """Whether `job` can start now, beside the running ones."""
+
+    def submit(self, spec: JobSpec) -> Job:
+        job = self._make_job(spec)
+        with self._lock:
+            job._backend = self
+            self.queue.append(job)
+            self._fill()
+        return job
+
+    def position(self, job: Job) -> int:
+        with self._lock:
+            return self.queue.index(job) + 1 if job in self.queue else 0
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"running": len(self.running), "queued": len(self.queue), "max_jobs": self.limits.max_jobs}
+
+    def check(self) -> None:
+        """One watchdog pass: stop jobs whose session is gone or whose time is up."""
+        now = self.clock()
+        with self._lock:
+            jobs = self.running + self.queue
+        for job in jobs:
+            key = id(job)
+            if self._alive(job):
+                self._gone_since.pop(key, None)
+            else:
+                gone = self._gone_since.setdefault(key, now)
+                if now - gone >= self.limits.session_grace:
+                    job.stop("Stopped because its browser session ended.")
+                    continue
+            if job.started is not None and job.wall_seconds() > self.limits.max_run_seconds:
+                job.stop(f"Stopped after {duration(self.limits.max_run_seconds)}, the longest one run may take "
+                         f"on this server.")
+
+    def close(self, wait: float = 0.0) -> None:
+        """Stop every job and the watchdog (tests, server shutdown), and give running jobs up to `wait`
+        seconds in all to end their step."""
+        if self._watchdog is not None:
+            self._stop_watching.set()
+        with self._lock:
+            jobs = self.running + self.queue
+        for job in jobs:
+            job.stop("The server is shutting down.")
+        if jobs:
+            log.warning("backend closed: stopped %d training job(s)", len(jobs))
+        deadline = time.monotonic() + wait
+        for job in jobs:
+            job.wait(max(0.0, deadline - time.monotonic()))
+
+    # ---- internals ------------------------------------------------------------------------
+    def _alive(self, job: Job) -> bool:
+        try:
+            return bool(self.is_alive(job.session_id))
+        except Exception:  # a liveness probe that fails must not stop anyone's training
+            log.exception("session liveness check failed")
+            return True
+
+    def _fill(self) -> None:
+        while self.queue and self._has_room(self.queue[0]):
+            job = self.queue.pop(0)
+            self.running.append(job)
+            job._start(self)
+
+    def _release(self, job: Job) -> None:
+        with self._lock:
+            if job in self.running:
+                self.running.remove(job)
+            self._gone_since.pop(id(job), None)
+            self._fill()
+
+    def _dequeue(self, job: Job) -> bool:
+        """Take a waiting job out of the queue; False if it is not waiting (it started, or never queued)."""
+        with self._lock:
+            if job not in self.queue:
+                return False
+            self.queue.remove(job)
+            self._gone_since.pop(id(job), None)
+            return True
+
+    def _watch(self, every: float) -> None:
+        while not self._stop_watching.wait(every):
+            try:
+                self.check()
+            except Exception:  # keep watching whatever happens
+                log.exception("job watchdog pass failed")

@@ -1,0 +1,111 @@
+"""The thread backend: each job trains in a worker thread of this server process.
+
+At most `limits.max_jobs` jobs train at once; the rest wait in line. Torch's intra-op thread pool is
+process-wide, so it is sized once (explorer.app.limits.tune_process) so that concurrent jobs and the web
+server do not oversubscribe the CPU. A job builds its trainer (networks, optimizers, the data on the
+device) in its worker thread once admitted, so a queued job holds no memory; once done, it keeps only
+the trained model, and the trainer with its optimizer state and weight copies is let go.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import torch
+
+from .. import live_settings
+from ..data import Digits
+from ..data import load as load_data
+from ..progress import Progress
+from ..trainer import TrainedModel, Trainer
+from .jobs import Backend, Job, JobSpec
+from .limits import Limits, tune_process
+
+log = logging.getLogger(__name__)
+
+
+class ThreadJob(Job):
+    def __init__(self, spec: JobSpec, data: Digits | None = None, threads: int | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        super().__init__(spec, clock)
+        self.data = data
+        self.threads = threads
+        self._trainer: Trainer | None = None
+        self._final = Progress(settings=live_settings.current(spec.cfg))  # until the trainer publishes
+        self._model: TrainedModel | None = None
+        self._asked: list[tuple[str, dict]] = []  # control that came before the trainer was built
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def _launch(self) -> None:
+        self._thread = threading.Thread(target=self._work, name=f"gan-job-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        if self.threads:  # OpenMP keeps its thread count per thread: set it in this one too
+            torch.set_num_threads(self.threads)
+        try:
+            trainer = Trainer(self.spec.cfg, self.data or load_data(self.spec.cfg.data), measure=self.spec.measure)
+            with self._lock:
+                self._trainer = trainer
+                for action, changes in self._asked:
+                    _send(trainer, action, changes)
+            trainer.run(self.spec.budget)
+            self._final = trainer.state()
+            if trainer.step_count > 0:
+                self._model = trainer.trained_model(name=self.name)
+        except Exception as e:  # an engine or data error must not take the server down
+            log.exception("training job %s failed", self.name)
+            self._fail(f"Training failed with an error: {e}")
+        finally:
+            with self._lock:
+                if self._trainer is not None:
+                    self._final = self._trainer.state()
+                self._trainer = None  # optimizers, data on the device, rollback copies: let go
+            self._finish()
+
+    def _control(self, action: str, **changes) -> None:
+        with self._lock:
+            if self._trainer is None:
+                if action == "update":  # validated against the spec now, as a running trainer would
+                    live_settings.Pending().ask(self.spec.cfg, changes)
+                if not self.done:
+                    self._asked.append((action, changes))
+                return
+            _send(self._trainer, action, changes)
+
+    def progress(self) -> Progress:
+        trainer = self._trainer
+        return trainer.state() if trainer is not None else self._final
+
+    def result(self) -> TrainedModel | None:
+        return self._model if self.done else None
+
+
+def _send(trainer: Trainer, action: str, changes: dict) -> None:
+    if action == "update":
+        trainer.update(**changes)
+    else:
+        getattr(trainer, action)()
+
+
+class ThreadBackend(Backend):
+    """At most `limits.max_jobs` jobs train at once in this process; the rest wait in a first-come queue."""
+
+    def __init__(self, limits: Limits, is_alive: Callable[[str], bool] | None = None,
+                 clock: Callable[[], float] = time.monotonic, watch_every: float | None = 1.0,
+                 set_threads: bool = True, data: Digits | None = None):
+        super().__init__(limits, is_alive, clock, watch_every)
+        self.data = data
+        if set_threads:
+            tune_process(limits)
+        self._threads = limits.torch_threads if set_threads else None
+
+    def _make_job(self, spec: JobSpec) -> ThreadJob:
+        return ThreadJob(spec, self.data, self._threads, clock=self.clock)
+
+    def _has_room(self, job: Job) -> bool:
+        return len(self.running) < self.limits.max_jobs

@@ -1,0 +1,361 @@
+"""The trainer: the GAN loop of the textbooks, one step at a time, safe to drive from a worker thread.
+
+`Trainer.step()` is (1) update D, k times; (2) update G once; (3) record. `Trainer.run(budget)` loops
+over steps and honours pause / resume / stop and live setting changes from other threads. After each
+step it publishes an immutable `Progress` (explorer.progress), which `state()` hands any thread at
+once: a page's poll never waits for the step in flight.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import checkpoints, live_settings, losses
+from .classifier import ClassifierError
+from .config import Budget, GANConfig
+from .data import DigitBatches, Digits, to_uint8
+from .data import load as load_data
+from .guards import Guards
+from .nets import build, draw_from, frozen, resolve_device, sample_latent
+from .optimizers import Optimizers
+from .progress import METRICS, Change, History, Progress, Row, Snapshot, Status
+from .quality import Meter, Reading
+
+SNAPSHOT_SAMPLES = 64
+PAUSE_POLL_SECONDS = 0.2  # how often a paused loop looks for a stop
+
+
+@dataclass
+class TrainedModel:
+    """What a run leaves for the pages: the generator people see (eval mode), D, the run's record and its
+    metadata. No optimizer state, no weight copies: a finished run in a session holds only this."""
+    cfg: GANConfig
+    G: torch.nn.Module
+    D: torch.nn.Module
+    meta: dict
+    progress: Progress
+
+
+class _Stopped(Exception):
+    """A stop asked for between two D updates: the step is abandoned, nothing of it recorded."""
+
+
+class Trainer:
+    def __init__(self, cfg: GANConfig, data: Digits | None = None, max_snapshots: int = 100,
+                 max_points: int = 2000, measure: bool = False):
+        data = data or load_data(cfg.data)
+        cfg.validate(n_images=data.count(cfg.digits))
+        self.cfg = copy.deepcopy(cfg)
+        self.data_description = data.description
+        self.device = resolve_device(cfg.device)
+        # The run's own random streams: latents, and dropout masks with penalty points. Nothing draws from
+        # torch's global generator, which other runs in the process share. (The second stream is seeded as the
+        # global one was before, so a run draws the very masks it drew then.)
+        self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.noise_rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        G, D = build(cfg)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        # What people see and keep: G itself, or a moving average of its weights when g_ema > 0.
+        self.generator = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.g_ema > 0 else self.G
+        draw_from(self.G, self.noise_rng)
+        draw_from(self.D, self.noise_rng)
+        self.batches = DigitBatches(data, cfg.digits, cfg.output, cfg.batch_size, self.device,
+                                    torch.Generator().manual_seed(cfg.seed))
+        self.opt = Optimizers(self.cfg, self.G, self.D)
+        self.loss = losses.get(cfg.loss)
+        self.fixed_z, self.fixed_labels = self._fixed_batch()
+        self.step_count = self.images_seen = self.epoch = 0
+        self.seconds = 0.0
+        self.status, self.reason = Status.QUEUED, ""
+        self.history = History(max_points)
+        self.snapshots: list[Snapshot] = []
+        self.max_snapshots = max_snapshots
+        self.changes: list[Change] = []
+        self.guards = Guards(self.G, self.D, self.generator, cfg.output)
+        self.live = live_settings.Pending()
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        # The live quality meter (`run()` reads it every few seconds of training), when asked for.
+        self.meter, self.meter_note = None, ""
+        if measure:
+            try:
+                self.meter = Meter(cfg, data, self.device)
+            except ClassifierError as e:  # train anyway, without the meter, and say why
+                self.meter_note = f"The quality meter is off: {e}"
+        images = self._take_snapshot()
+        self.guards.keep_good(0, images)
+        self.guards.collapsed(0, images)  # step 0: never a collapse, but a varied model to fall back on
+        self._publish()
+
+    # ---- the step --------------------------------------------------------------------
+    def step(self) -> dict[str, float]:
+        """One GAN step: (1) update D, k times; (2) update G; (3) record. Returns this step's metrics."""
+        t0 = time.perf_counter()
+        self._apply_pending()
+        self.G.train()
+        self.D.train()
+        fake, labels, d_metrics = self._update_d()
+        g_metrics = self._update_g(fake, labels)
+        return self._record(d_metrics, g_metrics, t0)
+
+    def _update_d(self):
+        """(1) Update D, k times. The last fake batch keeps its graph, so (2) need not run G again.
+        A stop asked for in between takes effect before the next D update."""
+        n, k = self.cfg.batch_size, self.cfg.d_steps
+        for i in range(k):
+            if i and self._stop.is_set():
+                raise _Stopped
+            real, labels = self.batches.next()
+            with torch.set_grad_enabled(i == k - 1):
+                fake = self.G(self._z(n), labels)
+            d_loss, d_real, d_fake = self._d_update(real, fake.detach(), labels)
+        return fake, labels, (d_loss, d_real, d_fake, self._grad_norm(self.D))
+
+    def _d_update(self, real, fake, labels):
+        cfg, loss = self.cfg, self.loss
+        self.opt.d.zero_grad(set_to_none=True)
+        if cfg.d_batchnorm:  # batch norm must see real and fake batches apart
+            real_out, fake_out = self.D(real, labels), self.D(fake, labels)
+        else:  # one pass over both halves: fewer, larger matrix products
+            both = self.D(torch.cat([real, fake]), None if labels is None else torch.cat([labels, labels]))
+            real_out, fake_out = both[: len(real)], both[len(real):]
+        d_loss = loss.d_loss(real_out, fake_out, cfg.label_smoothing)
+        total = d_loss
+        if loss.gradient_penalty:
+            total = total + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake, labels, self.noise_rng)
+        if cfg.r1_weight > 0:
+            total = total + cfg.r1_weight * losses.r1_penalty(self.D, real, labels)
+        total.backward()
+        self.opt.d.step()
+        if loss.clip_weights:
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-cfg.clip, cfg.clip)
+        with torch.no_grad():
+            read = torch.sigmoid if loss.probabilities else (lambda t: t)
+            return d_loss.detach(), read(real_out).mean(), read(fake_out).mean()
+
+    def _update_g(self, fake, labels):
+        """(2) Update G through the just-updated D, without computing D's weight gradients."""
+        self.opt.g.zero_grad(set_to_none=True)
+        with frozen(self.D):
+            g_loss = self.loss.g_loss(self.D(fake, labels))
+            g_loss.backward()
+        g_grad = self._grad_norm(self.G)
+        self.opt.g.step()
+        self._update_average()
+        return g_loss.detach(), g_grad
+
+    def _record(self, d_metrics, g_metrics, t0: float) -> dict[str, float]:
+        """(3) Count the step, keep its metrics (one host sync for all of them), guard, snapshot, publish."""
+        d_loss, d_real, d_fake, d_grad = d_metrics
+        g_loss, g_grad = g_metrics
+        values = dict(zip(METRICS, torch.stack([d_loss, g_loss, d_real, d_fake, g_grad, d_grad]).tolist()))
+        self.step_count += 1
+        self.images_seen += self.cfg.batch_size * self.cfg.d_steps
+        self.seconds += time.perf_counter() - t0
+        self._new_epoch_check()
+        row = Row(step=self.step_count, epoch=self.epoch, images=self.images_seen, seconds=self.seconds,
+                  g_lr=self.opt.lr("g"), d_lr=self.opt.lr("d"), **values)
+        metrics = row._asdict()
+        if self._guard_divergence(metrics):
+            return metrics
+        self.history.add(row)
+        if self.step_count % self.cfg.snapshot_every == 0:
+            images = self._take_snapshot()
+            self.guards.keep_good(self.step_count, images)
+            self._guard_collapse(images)
+        self._publish()
+        return metrics
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        if self.generator is self.G:
+            return
+        # Warm up: early on, follow G closely so the first snapshots are not stuck at the init.
+        beta = min(self.cfg.g_ema, (1 + self.step_count) / (10 + self.step_count))
+        for avg, live in zip(self.generator.parameters(), self.G.parameters()):
+            avg.lerp_(live, 1 - beta)
+        for avg, live in zip(self.generator.buffers(), self.G.buffers()):
+            avg.copy_(live)
+
+    def _z(self, n: int) -> torch.Tensor:
+        return sample_latent(n, self.cfg, self.rng, self.device)
+
+    @staticmethod
+    def _grad_norm(net) -> torch.Tensor:
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=next(net.parameters()).device)
+
+    # ---- epochs and snapshots ----------------------------------------------------------
+    def _new_epoch_check(self) -> None:
+        if self.batches.epoch != self.epoch:
+            self.epoch = self.batches.epoch
+            self.opt.new_epoch(self.epoch)
+
+    def current_lr(self, net: str) -> float:
+        return self.opt.lr(net)
+
+    @property
+    def epoch_progress(self) -> float:
+        return self.epoch + self.batches.epoch_fraction
+
+    def _take_snapshot(self) -> torch.Tensor:
+        """Sample the fixed batch and keep it (when finite) as a snapshot. Returns G's raw output."""
+        images = self.sample_fixed()
+        if torch.isfinite(images).all():
+            pixels = to_uint8(images, self.cfg.output).reshape(-1, 28, 28).cpu()
+            self.snapshots.append(Snapshot(self.step_count, pixels))
+            if len(self.snapshots) > self.max_snapshots:  # thin the middle, keep the first and the newest
+                self.snapshots = self.snapshots[:-1:2] + self.snapshots[-1:]
+        return images
+
+    # ---- the guards: a divergence or a collapse ends the run, rolled back to a kept model --------
+    def _guard_divergence(self, metrics: dict) -> bool:
+        reason = self.guards.diverged(self.step_count, metrics)
+        if reason:
+            self._end(Status.DIVERGED, reason)
+        return reason is not None
+
+    def _guard_collapse(self, images: torch.Tensor) -> None:
+        reason = self.guards.collapsed(self.step_count, images)
+        if reason:
+            self._end(Status.COLLAPSED, reason)
+
+    def _end(self, status: Status, reason: str) -> None:
+        self.status, self.reason = status, reason
+        if status.failed:  # ends the loop; a run that finished may go on with a longer budget
+            self._stop.set()
+        self._publish()
+
+    # ---- sampling --------------------------------------------------------------------
+    def _fixed_batch(self):
+        g = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 1)
+        n = SNAPSHOT_SAMPLES
+        labels = None
+        if self.cfg.conditional:  # one row of 8 per chosen digit
+            n = 8 * len(self.cfg.digits)
+            labels = torch.tensor(self.cfg.digits, device=self.device).repeat_interleave(8)
+        return sample_latent(n, self.cfg, g, self.device), labels
+
+    @torch.no_grad()
+    def sample_fixed(self) -> torch.Tensor:
+        """The generator's output (n, 784) for the fixed latent batch, in eval mode."""
+        self.generator.eval()
+        try:
+            return self.generator(self.fixed_z, self.fixed_labels)
+        finally:
+            if self.generator is self.G:
+                self.G.train()
+
+    # ---- the loop --------------------------------------------------------------------
+    def run(self, budget: Budget, on_step=None) -> Status:
+        """Train until the budget is spent, stop() is called or the run fails. Returns the status."""
+        if self.status.failed:  # a run the guards ended does not silently restart
+            return self.status
+        self._set_status(Status.RUNNING)
+        if self.meter is not None and not self.meter.readings:
+            self._read_quality()  # the starting point: noise
+        try:
+            while not budget.done(self.state()):
+                if not self._wait_while_paused():
+                    break
+                metrics = self.step()
+                if on_step is not None:
+                    on_step(metrics)
+                if self._stop.is_set():
+                    break
+                if self.meter is not None and self.meter.due(self.seconds):
+                    self._read_quality()
+        except _Stopped:
+            pass
+        if not self.status.failed:
+            stopped = self._stop.is_set()
+            if self.step_count % self.cfg.snapshot_every:
+                self._take_snapshot()
+            # The end point, for the Runs page's comparison; not after a rollback, where it would score the
+            # kept (older) model under the step at which training failed.
+            if self.meter is not None and self.meter.readings[-1].step != self.step_count:
+                self._read_quality()
+            self._end(Status.STOPPED if stopped else Status.FINISHED,
+                      f"Stopped by request at step {self.step_count:,}." if stopped else "")
+        return self.status
+
+    def _wait_while_paused(self) -> bool:
+        """Wait out a pause; False when a stop came instead (a stop always wakes the loop)."""
+        if not self._running.is_set():
+            self._set_status(Status.PAUSED)
+            while not self._running.wait(PAUSE_POLL_SECONDS):
+                if self._stop.is_set():
+                    return False
+            self._set_status(Status.RUNNING)
+        return not self._stop.is_set()
+
+    def _set_status(self, status: Status) -> None:
+        self.status, self.reason = status, ""
+        self._publish()
+
+    def _read_quality(self) -> Reading:
+        reading = self.meter.read(self.generator, self.D, self.cfg, self.step_count, self.seconds,
+                                  self.loss.probabilities)
+        self._publish()
+        return reading
+
+    # ---- control from other threads ---------------------------------------------------
+    def pause(self) -> None:
+        if not self._stop.is_set():  # a stopped run must not park: pause after stop changes nothing
+            self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can end
+
+    def update(self, **changes) -> None:
+        """Change learning rates, loss or d_steps; validated now (ConfigError), applied before the next step."""
+        self.live.ask(self.cfg, changes)
+
+    def _apply_pending(self) -> None:
+        new = self.live.take(self.cfg)
+        if new is None:
+            return
+        old, self.cfg = self.cfg, new
+        self.loss = losses.get(self.cfg.loss)
+        self.opt.use(self.cfg)
+        change = live_settings.change(old, new, self.step_count)
+        if change is not None:  # the charts mark it, so a change's effect can be seen where it begins
+            self.changes.append(change)
+            self._publish()
+
+    # ---- reading ------------------------------------------------------------------------
+    def _publish(self) -> None:
+        """Replace the published progress (one reference swap: readers never see half of it)."""
+        self._progress = Progress(
+            status=self.status, reason=self.reason, step=self.step_count, epoch=self.epoch,
+            epoch_progress=self.epoch_progress, images_seen=self.images_seen, seconds=self.seconds,
+            history=self.history.table(), snapshots=tuple(self.snapshots),
+            settings=live_settings.current(self.cfg),
+            readings=tuple(self.meter.readings) if self.meter is not None else (),
+            changes=tuple(self.changes), meter_note=self.meter_note)
+
+    def state(self) -> Progress:
+        """The progress published after the last step; never waits for the step in flight."""
+        return self._progress
+
+    def final_metrics(self) -> dict[str, float]:
+        return self.state().history.last()
+
+    def trained_model(self, **meta) -> TrainedModel:
+        """The generator to keep (the weight average when the config asks for one) and D, in eval mode, with the
+        run's metadata (`meta` adds to it)."""
+        self.generator.eval()
+        self.D.eval()
+        return TrainedModel(self.cfg, self.generator, self.D, checkpoints.trainer_meta(self, **meta), self.state())

@@ -1,0 +1,68 @@
+"""Driving the app through Streamlit's AppTest: open a page, read the live status line, rerun until it says
+something, press buttons, and reach the session's GAN Explorer state (explorer.app.session.Session).
+
+AppTest does not run fragments on a timer, so tests rerun the app until the status line says what they wait
+for. Training happens in real worker threads of the process-wide backend (the `roomy_registry` fixture).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from explorer.app.session import Session
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+PAGES = ["pages/home.py", "pages/train.py", "pages/latent.py", "pages/interpolation.py", "pages/runs.py"]
+TINY = {"preset": "default", "digits": "3", "steps": "30", "g_layers": "32", "d_layers": "32", "batch_size": "16",
+        "latent_dim": "8", "snapshot_every": "10"}
+
+
+def app(page: str | None = None, timeout: float = 60, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.run()
+    if page:
+        at.query_params.update(params)
+        at.switch_page(page).run()
+    return at
+
+
+def session(at: AppTest) -> Session:
+    """The page session's GAN Explorer state: its job, runs and current run."""
+    return at.session_state["gan_session"]
+
+
+def status(at: AppTest) -> str:
+    lines = [m.value for m in at.main.markdown if "Status:" in m.value]
+    return lines[0] if lines else ""
+
+
+def rerun_until(at: AppTest, word: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while word not in status(at):
+        assert time.monotonic() < deadline, f"status never said {word!r}; last: {status(at)!r}"
+        time.sleep(0.2)
+        at.run()
+    return status(at)
+
+
+def wait_for_steps(at: AppTest, timeout: float = 30) -> None:
+    """Until the session's job has trained a step (its first quality reading comes before that)."""
+    job, deadline = session(at).job, time.monotonic() + timeout
+    while job.progress().step == 0:
+        assert time.monotonic() < deadline, "the job never trained a step"
+        time.sleep(0.05)
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def start(at: AppTest) -> AppTest:
+    return button(at, "Start training").click().run()
+
+
+def errors(at: AppTest) -> str:
+    return " ".join(e.value for e in at.error)
