@@ -109,16 +109,16 @@ def framed(header, data: bytes = b"") -> bytes:
     return struct.pack("<Q", len(raw)) + raw + data
 
 
-def declared(cfg, data_missing: bool = True) -> bytes:
-    """A file whose header declares every tensor `cfg` needs, with correct shapes and offsets, but (by default)
-    none of their data: a few KB that claim to be the networks."""
+def declared(cfg) -> bytes:
+    """A file whose header declares every tensor `cfg` needs, with correct shapes and offsets, but none of
+    their data: a few KB that claim to be the networks."""
     header, offset = {"__metadata__": {"format": checkpoints.FORMAT, "config": cfg.to_json(), "meta": "{}"}}, 0
     for name, (shape, dtype) in nets.expected_tensors(cfg).items():
         size = math.prod(shape) * dtype.itemsize
         header[name] = {"dtype": checkpoints.DTYPE_NAMES[dtype], "shape": list(shape),
                         "data_offsets": [offset, offset + size]}
         offset += size
-    return framed(header, b"" if data_missing else bytes(offset))
+    return framed(header)
 
 
 @pytest.fixture(scope="module")
@@ -225,8 +225,20 @@ import json, math, struct, sys, time
 sys.path.insert(0, "tests")
 from explorer import checkpoints, nets
 from explorer.config import GANConfig
-from test_checkpoints import declared, framed
 from tiny import tiny
+
+def framed(header, data=b""):
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + data
+
+def declared(cfg):  # every tensor of cfg in the header, none of their data
+    header, offset = {"__metadata__": {"format": checkpoints.FORMAT, "config": cfg.to_json()}}, 0
+    for name, (shape, dtype) in nets.expected_tensors(cfg).items():
+        size = math.prod(shape) * dtype.itemsize
+        header[name] = {"dtype": checkpoints.DTYPE_NAMES[dtype], "shape": list(shape),
+                        "data_offsets": [offset, offset + size]}
+        offset += size
+    return framed(header)
 
 def peak_kb():
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
