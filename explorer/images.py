@@ -1,13 +1,16 @@
-"""Digit images as pictures: grids, PNG bytes and animated GIFs (torchvision + Pillow)."""
+"""Digit images as pictures: grids, PNG bytes and animated GIFs (torchvision + Pillow), and back: an uploaded
+picture read as an MNIST-like digit."""
 
 from __future__ import annotations
 
 import io
 import math
+import struct
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.utils import make_grid
 
 
@@ -49,24 +52,95 @@ def gif_bytes(frames: list[Image.Image], ms_per_frame: int = 120, loop: int = 0)
     return buf.getvalue()
 
 
+# Uploads: one picture of a digit. Only these Pillow plugins are ever tried, so a file of another kind (an EPS
+# renamed .png, which Pillow would hand to Ghostscript) is refused before any other decoder sees it.
+UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 MAX_UPLOAD_PIXELS = 4096 * 4096  # a bigger picture is no hand-drawn digit, and could exhaust memory
+WORK_SIDE = 1024  # pixels a side to find the digit in; a larger picture is box-filtered down first
+MAX_UPLOAD_BYTES = 50 * 2**20  # well above a phone photo's size; a larger file is no drawing of a digit
+# What Pillow's plugins raise on damaged files besides OSError: a bad PNG header is a ValueError ("Truncated
+# IHDR chunk"), a bad GIF an EOFError or IndexError, bad EXIF a struct.error or KeyError, and so on.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, EOFError, struct.error,
+                 ZeroDivisionError, OverflowError, MemoryError)
 
 
 class ImageError(ValueError):
     """An upload that cannot become a digit; the message says why."""
 
 
+@dataclass(frozen=True)
+class DigitUpload:
+    image: torch.Tensor  # (28, 28) uint8 like MNIST's, ink = 255
+    note: str = ""  # what the page should tell about the reading ("" when there is nothing to say)
+
+
 def to_digit(data: bytes) -> torch.Tensor:
-    """Any picture of one digit -> (28, 28) uint8 like MNIST's: ink = 255, the digit fitted into 20×20
-    and centred by its centre of mass. Dark ink on light paper is inverted first."""
+    """`read_digit(data).image`: the digit alone."""
+    return read_digit(data).image
+
+
+def read_digit(data: bytes) -> DigitUpload:
+    """Any picture of one digit (PNG, JPEG, GIF, BMP or WEBP) -> an MNIST-like digit: ink = 255, fitted into
+    20×20 and centred by its centre of mass. The picture is turned upright by its EXIF orientation and laid
+    on white paper where it is transparent; dark ink on light paper is inverted. An animated picture gives
+    its first frame, and the note says so. Raises ImageError, and only ImageError, for anything else."""
+    gray, note = _upright_gray(data)
+    return DigitUpload(_mnist_like(gray), note)
+
+
+def _upright_gray(data: bytes) -> tuple[np.ndarray, str]:
+    """The picture's first frame as grayscale float32 on white, upright, with a note on animation."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageError(f"expected the picture's bytes, got {type(data).__name__}")
+    if memoryview(data).nbytes > MAX_UPLOAD_BYTES:
+        raise ImageError(f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB: too large for a picture of a digit")
+    kinds = ", ".join(UPLOAD_FORMATS[:-1]) + " or " + UPLOAD_FORMATS[-1]
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_UPLOAD_PIXELS:
-                raise ImageError(f"the picture is {img.width}×{img.height}: too large (at most 4096×4096)")
+        with Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS) as img:
+            width, height = img.size  # from the file's header: nothing is decoded yet
+            if width < 1 or height < 1:
+                raise ImageError(f"the picture is {width}×{height} pixels: it has no pixels to read")
+            if width * height > MAX_UPLOAD_PIXELS:
+                raise ImageError(f"the picture is {width}×{height}: too large (at most 4096×4096)")
+            # is_animated looks for a second frame only; counting them all could scan a huge GIF. (A phone's
+            # multi-picture JPEG, MPO, has more frames too, but its first is the photo: nothing to say.)
+            animated = img.format in ("GIF", "PNG", "WEBP") and getattr(img, "is_animated", False)
+            note = f"This {img.format} is animated: only its first frame was used." if animated else ""
             img.load()  # decode now, inside the try: a truncated file fails here
-            gray = np.asarray(img.convert("L"), dtype=np.float32)
-    except (OSError, SyntaxError, Image.DecompressionBombError) as e:  # Pillow's "cannot identify", truncation
-        raise ImageError(f"not a picture Pillow can read ({e})") from None
+            ImageOps.exif_transpose(img, in_place=True)  # a phone photo stored sideways stands up
+            return _on_white(img), note
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own size check, above ours
+        raise ImageError("the picture is too large (at most 4096×4096 pixels)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"not a picture GAN Explorer can read: please upload a {kinds} file") from None
+    except DECODE_ERRORS as e:
+        raise ImageError(f"not a picture Pillow can read: the file looks damaged ({_cut(str(e), 120)})") from None
+
+
+def _on_white(img: Image.Image) -> np.ndarray:
+    """Grayscale float32 in 0..255, at most WORK_SIDE pixels a side, transparent parts laid on white paper
+    (drawing apps export black ink on transparency, which read without its alpha is black on black)."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grayscale PNG: scale, do not clip
+        img = Image.fromarray(np.clip(np.asarray(img, dtype=np.float32) * (255 / 65535), 0, 255).astype(np.uint8))
+    elif img.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in img.info:
+        ink = (img.convert("RGBA") if img.mode == "RGB" else img).convert("LA")  # RGB's transparent colour
+        img = Image.new("L", ink.size, 255)
+        img.paste(ink.getchannel("L"), mask=ink.getchannel("A"))
+    else:
+        img = img.convert("L")
+    # The digit ends up 20 pixels tall: a box-filtered copy of a huge photo finds the same ink, much faster.
+    factor = math.ceil(max(img.size) / WORK_SIDE)
+    return np.asarray(img.reduce(factor) if factor > 1 else img, dtype=np.float32)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _mnist_like(gray: np.ndarray) -> torch.Tensor:
+    """A grayscale picture (H, W) -> (28, 28) uint8 like MNIST's."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 127:  # light paper
         gray = 255 - gray

@@ -7,7 +7,9 @@ In conditional mode a one-hot digit is appended to z (G) and to the image (D).
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -134,7 +136,6 @@ def frozen(net: torch.nn.Module):
         net.requires_grad_(True)
 
 
-
 def resolve_device(name: str) -> torch.device:
     """The config's device: "auto" is CUDA when there is a GPU, else the CPU."""
     if name == "cuda" and not torch.cuda.is_available():
@@ -147,6 +148,23 @@ def resolve_device(name: str) -> torch.device:
 def device_of(net: nn.Module) -> torch.device:
     """The device a network's weights are on."""
     return next(net.parameters()).device
+
+
+class TensorSpec(NamedTuple):
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+
+
+def expected_tensors(cfg: GANConfig) -> dict[str, TensorSpec]:
+    """The state-dict entries a checkpoint of `cfg` holds, as "G.<name>" and "D.<name>" -> shape and dtype,
+    found without allocating: the networks are built on the meta device, which records shapes only."""
+    # Initialisation changes values, never names or shapes; skipping it also skips a slow path of
+    # nn.init under the meta device.
+    plain = dataclasses.replace(cfg, init="default")
+    with torch.device("meta"):
+        nets = {"G": Generator(plain), "D": Discriminator(plain)}
+    return {f"{prefix}.{name}": TensorSpec(tuple(t.shape), t.dtype)
+            for prefix, net in nets.items() for name, t in net.state_dict().items()}
 
 
 def sample_latent(n: int, cfg: GANConfig, generator: torch.Generator | None = None,

@@ -1,12 +1,20 @@
 import json
+import math
+import os
 import pickle
+import re
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
-from explorer import checkpoints, data, latent
+from explorer import checkpoints, data, latent, nets
 from explorer.checkpoints import CheckpointError
-from explorer.config import Budget
+from explorer.config import Budget, GANConfig
 from explorer.trainer import Trainer
 from tiny import tiny
 
@@ -92,3 +100,177 @@ def _torch_save_bytes(tmp_path, trained):
     path = tmp_path / "model.pt"
     torch.save(trained.G.state_dict(), path)
     return path.read_bytes()
+
+
+# ---- hostile headers: every one is a CheckpointError saying why, before anything is read or built ---------
+def framed(header, data: bytes = b"") -> bytes:
+    """A safetensors framing around `header` (a dict, or raw JSON text): 8-byte length, JSON, data."""
+    raw = header.encode() if isinstance(header, str) else json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + data
+
+
+def declared(cfg) -> bytes:
+    """A file whose header declares every tensor `cfg` needs, with correct shapes and offsets, but none of
+    their data: a few KB that claim to be the networks."""
+    header, offset = {"__metadata__": {"format": checkpoints.FORMAT, "config": cfg.to_json(), "meta": "{}"}}, 0
+    for name, (shape, dtype) in nets.expected_tensors(cfg).items():
+        size = math.prod(shape) * dtype.itemsize
+        header[name] = {"dtype": checkpoints.DTYPE_NAMES[dtype], "shape": list(shape),
+                        "data_offsets": [offset, offset + size]}
+        offset += size
+    return framed(header)
+
+
+@pytest.fixture(scope="module")
+def header(trained):
+    blob = checkpoints.to_bytes(trained.cfg, trained.G, trained.D)
+    (n,) = struct.unpack("<Q", blob[:8])
+    return json.loads(blob[8:8 + n]), blob[8 + n:]
+
+
+def with_tensor(header, name, **changes):
+    head, data = header
+    return framed({**head, name: {**head[name], **changes}}, data)
+
+
+def with_metadata(header, **changes):
+    head, data = header
+    return framed({**head, "__metadata__": {**head["__metadata__"], **changes}}, data)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda h: framed("[" * 100_000 + "]" * 100_000), "nests lists and objects 100,000 deep"),
+    (lambda h: framed('{"x": ' + "7" * 5000 + "}"), "a whole number 5,000 digits long"),
+    (lambda h: framed({**h[0], "__metadata__": ["config", "meta"]}, h[1]), "__metadata__ is a list"),
+    (lambda h: with_metadata(h, config=json.loads(h[0]["__metadata__"]["config"])), "'config' is an object"),
+    (lambda h: with_metadata(h, meta=5), "'meta' is a number"),
+    (lambda h: framed({**h[0], "G.head.bias": "zeros"}, h[1]), "tensor 'G.head.bias' is text"),
+    (lambda h: with_metadata(h, meta="[" * 50_000 + "]" * 50_000), "metadata nests lists and objects 50,000 deep"),
+    (lambda h: with_metadata(h, config='{"seed": ' + "9" * 5000 + "}"), "config holds a whole number 5,000 digits"),
+    (lambda h: with_metadata(h, meta="[1, 2]"), "metadata is a list, not a JSON object"),
+    (lambda h: with_metadata(h, config='"digits"'), "config is text, not a JSON object"),
+    (lambda h: with_tensor(h, "G.head.bias", shape=[-1]), "whole numbers from 0"),
+    (lambda h: with_tensor(h, "G.head.bias", data_offsets=[9, 1]), "start before end"),
+    (lambda h: with_tensor(h, "G.head.bias", dtype="F16"), "is 'F16', expected F32"),
+    (lambda h: with_tensor(h, "G.head.bias", shape=[785]), "has shape (785,), but the config needs (784,)"),
+    (lambda h: framed({**h[0], "G.extra": h[0]["G.head.bias"]}, h[1]), "unexpected tensor 'G.extra'"),
+    (lambda h: framed(json.dumps(h[0])[:-1] + ', "G.head.bias": 1}', h[1]), "repeats the key 'G.head.bias'"),
+    (lambda h: b"\x00" * 8 + b"{}", "not a safetensors checkpoint"),
+])
+def test_crafted_headers_are_refused_in_words(header, make, words):
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError, match=re.escape(words)):
+        checkpoints.load(make(header))
+    assert time.perf_counter() - t0 < 1
+
+
+def test_the_header_is_checked_against_the_config_before_anything_is_read_or_built(monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("read or built before the header was checked")
+    monkeypatch.setattr(checkpoints, "st_load", must_not_run)
+    monkeypatch.setattr(checkpoints, "build", must_not_run)
+    largest = GANConfig(latent_dim=512, conditional=True, g_layers=[4096] * 3, d_layers=[4096] * 2,
+                        g_batchnorm=True, d_batchnorm=True)
+    largest.validate()
+    too_large = GANConfig(g_layers=[4096] * 6, d_layers=[4096] * 6)
+
+    def no_tensors(cfg):
+        return framed({"__metadata__": {"format": checkpoints.FORMAT, "config": cfg.to_json()}})
+    for blob, words in [(no_tensors(largest), "missing tensor 'G.body.0.weight'"),
+                        (declared(largest), "lies past the end of the file"),
+                        (no_tensors(too_large), "would hold 175 million numbers, a 667 MB checkpoint"),
+                        (declared(too_large), "lies past the end of the file")]:
+        assert len(blob) < 16_000
+        with pytest.raises(CheckpointError, match=words):
+            checkpoints.load(blob)
+
+
+def test_odd_sources_are_refused(tmp_path):
+    for source, words in [(42, "got int"), (None, "got NoneType"), ("no\x00such", "no checkpoint file"),
+                          (tmp_path, "no checkpoint file"), (tmp_path / "missing.safetensors", "no checkpoint file")]:
+        with pytest.raises(CheckpointError, match=words):
+            checkpoints.load(source)
+
+
+def test_bytes_like_uploads_load(trained):
+    blob = checkpoints.to_bytes(trained.cfg, trained.G, trained.D)
+    for source in (bytearray(blob), memoryview(blob)):
+        assert checkpoints.load(source).cfg == trained.cfg
+
+
+def test_a_sidecar_json_is_parsed_as_untrusted_too(trained, tmp_path):
+    from safetensors.torch import save_file
+    path = tmp_path / "pair.safetensors"
+    save_file({f"G.{k}": v.contiguous() for k, v in trained.G.state_dict().items()}, str(path))
+    for text, words in [("[" * 10_000 + "]" * 10_000, "nests"), ('{"meta": {}}', '"config" entry'),
+                        ('{"config": [1]}', "config is a list")]:
+        path.with_suffix(".json").write_text(text)
+        with pytest.raises(CheckpointError, match=words):
+            checkpoints.load(path)
+
+
+@pytest.mark.parametrize("cfg", [
+    GANConfig(latent_dim=5, g_layers=[7, 3], d_layers=[6], g_batchnorm=True, conditional=True, init="he"),
+    GANConfig(latent_dim=2, g_layers=[], d_layers=[4, 4, 4], d_batchnorm=True, g_dropout=0.3),
+])
+def test_expected_tensors_match_the_real_networks_without_allocating(cfg):
+    G, D = nets.build(cfg)
+    real = {f"{prefix}.{k}": (tuple(v.shape), v.dtype)
+            for prefix, net in (("G", G), ("D", D)) for k, v in net.state_dict().items()}
+    assert {k: tuple(v) for k, v in nets.expected_tensors(cfg).items()} == real
+
+
+MEMORY_PROBE = """
+import json, math, struct, sys, time
+sys.path.insert(0, "tests")
+from explorer import checkpoints, nets
+from explorer.config import GANConfig
+from tiny import tiny
+
+def framed(header, data=b""):
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + data
+
+def declared(cfg):  # every tensor of cfg in the header, none of their data
+    header, offset = {"__metadata__": {"format": checkpoints.FORMAT, "config": cfg.to_json()}}, 0
+    for name, (shape, dtype) in nets.expected_tensors(cfg).items():
+        size = math.prod(shape) * dtype.itemsize
+        header[name] = {"dtype": checkpoints.DTYPE_NAMES[dtype], "shape": list(shape),
+                        "data_offsets": [offset, offset + size]}
+        offset += size
+    return framed(header)
+
+def peak_kb():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+
+cfg = tiny()
+checkpoints.load(checkpoints.to_bytes(cfg, *nets.build(cfg)))  # warm every code path in both runs
+largest = GANConfig(latent_dim=512, conditional=True, g_layers=[4096] * 3, d_layers=[4096] * 2,
+                    g_batchnorm=True, d_batchnorm=True)
+too_large = GANConfig(latent_dim=512, conditional=True, g_layers=[4096] * 6, d_layers=[4096] * 6)
+blobs = [framed({"__metadata__": {"format": checkpoints.FORMAT, "config": c.to_json()}}) for c in (largest, too_large)]
+blobs += [declared(largest), declared(too_large)]
+slowest, messages = 0.0, []
+if sys.argv[1] == "hostile":
+    for blob in blobs:
+        t0 = time.perf_counter()
+        try:
+            checkpoints.load(blob)
+        except checkpoints.CheckpointError as e:
+            messages.append(str(e))
+        slowest = max(slowest, time.perf_counter() - t0)
+print(json.dumps({"peak_kb": peak_kb(), "slowest": slowest, "messages": messages, "sizes": [len(b) for b in blobs]}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+def test_a_tiny_upload_declaring_the_largest_networks_is_refused_without_growing_the_process():
+    def probe(mode: str) -> dict:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
+        out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, mode], capture_output=True, text=True, env=env,
+                             timeout=120, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+    baseline, hostile = probe("baseline"), probe("hostile")
+    assert len(hostile["messages"]) == 4, hostile["messages"]  # all four refused
+    assert max(hostile["sizes"]) < 16_000 and hostile["slowest"] < 1
+    assert (hostile["peak_kb"] - baseline["peak_kb"]) / 1024 < 50, (baseline, hostile)

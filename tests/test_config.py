@@ -1,8 +1,26 @@
+import itertools
 import json
+import math
+import re
+import struct
+import time
 
 import pytest
 
-from explorer.config import ConfigError, GANConfig, differences, parse_int_list
+from explorer import checkpoints, nets
+from explorer.config import (
+    MAX_CHECKPOINT_BYTES,
+    MAX_CHECKPOINT_HEADER,
+    MAX_LATENT,
+    MAX_LAYERS,
+    MAX_UNITS,
+    ConfigError,
+    GANConfig,
+    checkpoint_bytes,
+    differences,
+    parameter_count,
+    parse_int_list,
+)
 
 
 def test_json_round_trip_keeps_every_field():
@@ -70,3 +88,84 @@ def test_differences_lists_only_the_fields_that_differ():
     assert differences({"a": a, "b": b}) == {"digits": [[3], [3, 5]], "g_lr": [2e-4, 1e-3]}
     assert differences({"a": a, "a again": GANConfig()}) == {}
     assert differences({}) == {}
+
+
+# ---- absurd numbers and limits that agree ----------------------------------------------------------------
+@pytest.mark.parametrize("value, words", [
+    ("1," * 65, "lists 65 numbers; at most 64"),
+    (list(range(1_000_000)), "lists 1,000,000 numbers; at most 64"),
+    ("8 " * 1_000_000, "too long (2,000,000 characters"),
+    (["9" * 100_000], "is not a whole number"),
+    ([10**5000], None),  # a whole number, refused later by the field's range
+])
+def test_long_lists_are_refused_before_they_are_built(value, words):
+    t0 = time.perf_counter()
+    if words is None:
+        assert parse_int_list("g_layers", value) == value
+    else:
+        with pytest.raises(ConfigError, match=re.escape(words)) as e:
+            parse_int_list("g_layers", value)
+        assert e.value.field == "g_layers" and len(str(e.value)) < 300
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_absurd_layer_lists_name_the_field_quickly():
+    for value in ("4096 " * 1000, [4096] * 10**6, ["9" * 100_000] * 3, "9" * 4000):
+        t0 = time.perf_counter()
+        with pytest.raises(ConfigError) as e:
+            GANConfig().replace(g_layers=value)
+        assert e.value.field == "g_layers" and time.perf_counter() - t0 < 0.5 and len(str(e.value)) < 300
+
+
+def test_networks_too_large_to_upload_again_are_refused_before_training():
+    cfg = GANConfig(g_layers=[4096] * 3, d_layers=[4096] * 3)
+    with pytest.raises(ConfigError) as e:
+        cfg.validate()
+    assert e.value.field == "g_layers"  # G is the larger of the two here (784 outputs against 1)
+    assert re.search(r"G and D together would hold 7\d million numbers, a 2\d\d MB checkpoint; this app can upload "
+                     r"at most 256 MB again, so use fewer or smaller layers", str(e.value)), str(e.value)
+    with pytest.raises(ConfigError) as e:
+        GANConfig(g_layers=[64], d_layers=[4096] * 6).validate()
+    assert e.value.field == "d_layers"
+
+
+@pytest.mark.parametrize("conditional, g_batchnorm, d_batchnorm", list(itertools.product([False, True], repeat=3)))
+def test_the_parameter_count_is_the_networks_and_the_checkpoint_fits_its_bound(conditional, g_batchnorm, d_batchnorm):
+    cfg = GANConfig(latent_dim=6, g_layers=[5, 9], d_layers=[7], conditional=conditional, g_batchnorm=g_batchnorm,
+                    d_batchnorm=d_batchnorm)
+    G, D = nets.build(cfg)
+    assert parameter_count(cfg, "g") == sum(t.numel() for t in G.state_dict().values())
+    assert parameter_count(cfg, "d") == sum(t.numel() for t in D.state_dict().values())
+    assert parameter_count(cfg) == parameter_count(cfg, "g") + parameter_count(cfg, "d")
+    blob = checkpoints.to_bytes(cfg, G, D, {"name": "x" * 1000})
+    (header,) = struct.unpack("<Q", blob[:8])
+    weights = len(blob) - 8 - header
+    assert checkpoint_bytes(cfg) == 8 + MAX_CHECKPOINT_HEADER + weights  # exact, with the header's allowance
+    assert len(blob) <= checkpoint_bytes(cfg)
+
+
+def test_every_config_that_validates_fits_in_an_upload():
+    """Over the largest layouts (4096 units, the widest input, batch norm), on the meta device: what validates
+    makes a checkpoint under MAX_CHECKPOINT_BYTES; the rest is refused."""
+    fits = 0
+    for g, d in itertools.product(range(MAX_LAYERS + 1), repeat=2):
+        cfg = GANConfig(latent_dim=MAX_LATENT, conditional=True, g_layers=[MAX_UNITS] * g, d_layers=[MAX_UNITS] * d,
+                        g_batchnorm=True, d_batchnorm=True)
+        weights = sum(math.prod(shape) * dtype.itemsize for shape, dtype in nets.expected_tensors(cfg).values())
+        assert checkpoint_bytes(cfg) == 8 + MAX_CHECKPOINT_HEADER + weights
+        try:
+            cfg.validate()
+        except ConfigError:
+            assert checkpoint_bytes(cfg) > MAX_CHECKPOINT_BYTES
+        else:
+            fits += 1
+            assert checkpoint_bytes(cfg) <= MAX_CHECKPOINT_BYTES
+    assert fits > 10  # G 3×4096 with D 2×4096 still fits, for one
+
+
+def test_presets_and_demos_still_validate():
+    from explorer import demos, presets
+    for preset in presets.PRESETS.values():
+        preset.config()
+    for demo in demos.DEMOS.values():
+        demo.config()

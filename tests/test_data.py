@@ -1,5 +1,7 @@
+import threading
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,6 +23,54 @@ def test_disk_cache_makes_a_second_start_fast(tmp_path, monkeypatch):
     second = data._embedded_arrays()
     assert time.perf_counter() - t0 < 0.5
     assert (first[0] == second[0]).all() and (first[1] == second[1]).all()
+
+
+def test_threads_starting_together_decode_once_and_share_one_whole_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path))
+    decode, decodes = data._decode_embedded, []
+    monkeypatch.setattr(data, "_decode_embedded", lambda: decodes.append(1) or decode())
+    start, results = threading.Barrier(6), []
+
+    def first_start():
+        start.wait()
+        results.append(data._embedded_arrays())
+    threads = [threading.Thread(target=first_start) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 6 and len(decodes) == 1
+    for images, labels in results:
+        assert np.array_equal(images, results[0][0]) and np.array_equal(labels, results[0][1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist_5k.npz"]  # no temporary file left behind
+
+
+def test_parallel_cache_writes_use_their_own_temporary_names(tmp_path):
+    """Processes do not share the lock: each writes its own temporary file, and os.replace keeps one whole."""
+    images, labels = np.arange(784 * 3, dtype=np.uint8).reshape(3, 784), np.arange(3)
+    target = tmp_path / "mnist_5k.npz"
+    start = threading.Barrier(8)
+
+    def write():
+        start.wait()
+        data._write_cache(target, images, labels)
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [p.name for p in tmp_path.iterdir()] == ["mnist_5k.npz"]
+    with np.load(target) as f:
+        assert np.array_equal(f["images"], images) and np.array_equal(f["labels"], labels)
+
+
+def test_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path))
+    (tmp_path / "mnist_5k.npz").write_bytes(b"PK\x03\x04 half a file")
+    images, labels = data._embedded_arrays()
+    assert images.shape == (5000, 784) and len(labels) == 5000
+    with np.load(tmp_path / "mnist_5k.npz") as f:
+        assert np.array_equal(f["labels"], labels)
 
 
 def test_full_mnist_offline_names_both_ways_out(tmp_path):

@@ -85,3 +85,93 @@ def test_a_truncated_png_is_refused():
     whole = png_of(drawn_seven())
     with pytest.raises(images.ImageError, match="not a picture"):
         images.to_digit(whole[: len(whole) // 2])
+
+
+# ---- hostile and odd uploads: each names what happened ----------------------------------------------------
+def encoded(img: Image.Image, fmt: str, **options) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def upright_seven() -> Image.Image:
+    return Image.fromarray(drawn_seven())
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_photo_stored_sideways_is_turned_upright_by_its_exif_orientation(fmt):
+    upright = images.to_digit(png_of(drawn_seven())).float()
+    sideways = upright_seven().transpose(Image.Transpose.ROTATE_90)  # as a phone stores a portrait shot
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    quality = {"quality": 95} if fmt != "PNG" else {}
+    read = images.to_digit(encoded(sideways, fmt, exif=exif.tobytes(), **quality)).float()
+    lying = images.to_digit(encoded(sideways, fmt, **quality)).float()
+    assert (read - upright).abs().mean() < 1 < 20 < (lying - upright).abs().mean()
+
+
+@pytest.mark.parametrize("mode, fmt", [("RGBA", "PNG"), ("LA", "PNG"), ("RGBA", "WEBP"), ("P", "GIF"), ("P", "PNG")])
+def test_black_ink_on_a_transparent_background_is_a_digit(mode, fmt):
+    """What drawing apps export: black ink on transparency, which without its alpha is black on black."""
+    ink = 255 - drawn_seven()  # 255 where the pen went
+    rgba = np.zeros(ink.shape + (4,), np.uint8)
+    rgba[..., 3] = ink
+    img = Image.fromarray(rgba, "RGBA")
+    options = {"lossless": True} if fmt == "WEBP" else {}
+    if mode == "LA":
+        img = img.convert("LA")
+    elif mode == "P":  # a palette picture with one transparent colour (GIF-style)
+        img = Image.fromarray(np.where(ink > 127, 1, 0).astype(np.uint8), "P")
+        img.putpalette([0, 0, 0, 0, 0, 0])
+        options["transparency"] = 0
+    digit = images.read_digit(encoded(img, fmt, **options))
+    on_paper = images.to_digit(png_of(drawn_seven()))
+    assert digit.note == "" and (digit.image.float() - on_paper.float()).abs().mean() < 3
+
+
+def test_an_eps_renamed_png_never_reaches_ghostscript(monkeypatch):
+    from PIL import EpsImagePlugin
+
+    def ghostscript(*args, **kwargs):
+        raise AssertionError("Ghostscript was run on an upload")
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", ghostscript)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nnewpath 4 4 moveto 24 24 lineto stroke\nshowpage\n"
+    with pytest.raises(images.ImageError, match="PNG, JPEG, GIF, BMP or WEBP"):
+        images.to_digit(eps)
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "PPM", "ICO", "PCX"])
+def test_other_picture_formats_are_refused_plainly(fmt):
+    with pytest.raises(images.ImageError, match="not a picture GAN Explorer can read: please upload a PNG"):
+        images.to_digit(encoded(upright_seven().resize((64, 48)), fmt))
+
+
+def test_an_animated_gif_uses_its_first_frame_and_says_so():
+    first, blank = upright_seven(), Image.new("L", (300, 200), 255)
+    read = images.read_digit(images.gif_bytes([first, blank, first.transpose(Image.Transpose.ROTATE_180)]))
+    assert read.note == "This GIF is animated: only its first frame was used."
+    assert torch.equal(read.image, images.to_digit(encoded(first, "GIF")))
+    assert images.read_digit(encoded(first, "GIF")).note == ""
+
+
+def test_a_16_bit_scan_is_scaled_not_clipped():
+    deep = drawn_seven().astype(np.uint16) * 257  # 0..65535
+    assert torch.equal(images.to_digit(encoded(Image.fromarray(deep), "PNG")), images.to_digit(png_of(drawn_seven())))
+
+
+def test_a_corrupt_png_header_is_an_image_error_not_a_value_error():
+    whole = bytearray(png_of(drawn_seven()))
+    whole[11] = 5  # IHDR says 5 bytes long: Pillow raises ValueError("Truncated IHDR chunk")
+    with pytest.raises(images.ImageError, match="not a picture"):
+        images.to_digit(bytes(whole))
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"x" * (images.MAX_UPLOAD_BYTES + 1), "larger than 50 MB"),
+    ("a picture.png", "expected the picture's bytes"),
+    (None, "expected the picture's bytes"),
+])
+def test_oversize_files_and_non_bytes_are_refused(data, words):
+    with pytest.raises(images.ImageError, match=words):
+        images.to_digit(data)
