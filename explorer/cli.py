@@ -12,6 +12,7 @@ import numpy as np
 
 from . import checkpoints, data, images, latent, presets
 from .config import Budget, ConfigError
+from .progress import Status
 from .trainer import Trainer
 
 
@@ -125,7 +126,7 @@ def cmd_train(args) -> int:
           f"wrote {path}", flush=True)
     if trainer.reason:
         print(trainer.reason, file=sys.stderr)
-    return 0 if status == "finished" else 1
+    return 0 if status == Status.FINISHED else 1
 
 
 def progress_line(m: dict) -> str:

@@ -4,9 +4,7 @@ import streamlit as st
 
 from explorer.app.share import QUICK_STARTS
 from explorer.losses import LOSSES
-from explorer.ui import shell, teach, visuals, widgets
-
-shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
+from explorer.ui import teach, visuals, widgets
 
 st.title("GAN Explorer")
 st.markdown("Train a **generative adversarial network** on handwritten digits, watch it learn, "

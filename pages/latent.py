@@ -7,10 +7,9 @@ from explorer import images, inversion, latent
 from explorer.classifier import load_classifier
 from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
-from explorer.ui import explore, shell
+from explorer.ui import explore
 from explorer.ui.widgets import KEEP
 
-shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
 ss = st.session_state
 
 

@@ -8,9 +8,7 @@ from explorer.app.runs import Run
 from explorer.app.share import to_text
 from explorer.checkpoints import CheckpointError
 from explorer.config import differences
-from explorer.ui import shell, state, visuals, widgets
-
-shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
+from explorer.ui import state, visuals, widgets
 
 
 def take_upload(upload) -> None:

@@ -6,9 +6,7 @@ import streamlit as st
 
 from explorer.config import ConfigError
 from explorer.data import DataError
-from explorer.ui import form, live, presenter, shell, state, teach
-
-shell.ensure_entry()  # a first request may bypass streamlit_app.py; send it through
+from explorer.ui import form, live, presenter, state, teach
 
 
 def start_or_share(action: str) -> None:

@@ -1,4 +1,4 @@
-"""Shared fixtures; nothing here runs unless a test asks for it.
+"""Shared fixtures; nothing here runs unless a test asks for it, but `pages_through_navigation` (AppTest).
 
 - `digits`: the embedded MNIST sample, loaded once per test session.
 - `tiny_trained`, `tiny_conditional`: tiny GANs trained briefly, shared by the latent-space tests.
@@ -17,6 +17,7 @@ Browser tests (see tests/browser_support.py):
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 
 import pytest
@@ -29,6 +30,26 @@ SERVER_ENV = {
     "GAN_EXPLORER_MAX_RUN_SECONDS": "180",  # no training job outlives the test run by much
     "GAN_EXPLORER_SESSION_GRACE": "5",  # a closed page stops its job soon
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def pages_through_navigation():
+    """AppTest resets Streamlit's legacy-multipage flag before every run, so a switch to pages/train.py would run
+    that page without streamlit_app.py. Keep every page going through st.navigation, as explorer.ui.shell does
+    for the server (the workaround and its upstream issue are described there)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from explorer.ui import shell
+
+    original = PagesManager.__init__
+
+    @functools.wraps(original)  # init.__wrapped__ is Streamlit's own (tests/test_shell.py uses it)
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        shell.navigation_only()
+    PagesManager.__init__ = init
+    yield
+    PagesManager.__init__ = original
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +103,7 @@ def streamlit_server():
     require_chromium()  # skip (or fail in CI) before paying for a server start
     if not (REPO_ROOT / "streamlit_app.py").is_file():
         pytest.fail("streamlit_app.py is missing at the repo root", pytrace=False)
-    with StreamlitServer("streamlit_app.py", log_path=output_dir() / "streamlit.log", env=SERVER_ENV) as server:
+    with StreamlitServer(log_path=output_dir() / "streamlit.log", env=SERVER_ENV) as server:
         yield server
 
 

@@ -7,6 +7,7 @@ import torch
 
 from explorer import checkpoints, demos, latent, metrics
 from explorer.cli import main
+from explorer.progress import Status
 
 MAX_TOTAL_BYTES = 13 * 2**20  # three MLPs of ~4 MB with their discriminators
 
@@ -35,7 +36,7 @@ def test_each_demo_loads_with_its_config_and_discriminator(shipped, name):
     ck, demo = shipped[name], demos.DEMOS[name]
     assert ck.cfg == demo.config()
     assert ck.D is not None, "the app shows D's score, so the demo must keep its discriminator"
-    assert ck.meta["demo"] == name and ck.meta["steps"] == demo.steps and ck.meta["status"] == "finished"
+    assert ck.meta["demo"] == name and ck.meta["steps"] == demo.steps and ck.meta["status"] == Status.FINISHED
 
 
 def test_demo_files_are_small_together():

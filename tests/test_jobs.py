@@ -5,6 +5,7 @@ from explorer.app.jobs import JobSpec
 from explorer.app.limits import Limits
 from explorer.app.threads import ThreadBackend
 from explorer.config import Budget
+from explorer.progress import Status
 from tiny import tiny
 
 FOREVER = Budget("steps", 10**7)  # stopped by the test, never by the budget
@@ -31,15 +32,16 @@ def registry(digits, max_jobs=1, **kw) -> ThreadBackend:
 def test_a_job_over_the_cap_waits_in_line_and_starts_when_a_slot_frees(digits):
     reg = registry(digits, max_jobs=1)
     first, second, third = (reg.submit(job()) for _ in range(3))
-    assert first.view().status == "running"
+    assert first.view().status == Status.RUNNING
     assert [second.view().status, second.view().queue_position] == ["queued", 1]
     assert third.view().queue_position == 2
     assert reg.stats() == {"running": 1, "queued": 2, "max_jobs": 1}
     first.stop()
-    assert first.wait(10) and first.view().status == "stopped"
-    assert second.view().status == "running" and third.view().queue_position == 1
+    assert first.wait(10) and first.view().status == Status.STOPPED
+    assert second.view().status == Status.RUNNING and third.view().queue_position == 1
     third.stop()  # leaving the queue: never started
-    assert third.done and third.view().status == "stopped" and third.progress().step == 0 and third.result() is None
+    assert third.done and third.view().status == Status.STOPPED
+    assert third.progress().step == 0 and third.result() is None
     assert reg.stats()["queued"] == 0
     second.stop()
     assert second.wait(10)
@@ -59,9 +61,9 @@ def test_pause_and_resume(digits):
     reg = registry(digits, )
     j = reg.submit(job())
     j.pause()
-    assert j.view().status == "paused"
+    assert j.view().status == Status.PAUSED
     j.resume()
-    assert j.view().status == "running"
+    assert j.view().status == Status.RUNNING
     j.stop()
     assert j.wait(10)
 
@@ -77,7 +79,7 @@ def test_a_job_past_the_maximum_run_time_is_stopped(digits):
     reg.check()
     assert j.wait(10)
     view = j.view()
-    assert view.status == "stopped" and "longest one run may take" in view.reason and "60 seconds" in view.reason
+    assert view.status == Status.STOPPED and "longest one run may take" in view.reason and "60 seconds" in view.reason
 
 
 def test_a_job_stops_when_its_session_has_been_gone_for_the_grace_period(digits):
@@ -99,7 +101,7 @@ def test_a_job_stops_when_its_session_has_been_gone_for_the_grace_period(digits)
     clock.now += 10
     reg.check()
     assert mine.wait(10)
-    assert mine.view().status == "stopped" and "browser session ended" in mine.view().reason
+    assert mine.view().status == Status.STOPPED and "browser session ended" in mine.view().reason
 
 
 def test_a_failing_liveness_probe_keeps_jobs_running(digits):
@@ -122,7 +124,7 @@ def test_an_engine_error_fails_the_job_and_frees_its_slot(digits, monkeypatch):
     reg = registry(digits, max_jobs=1)
     bad = reg.submit(job())
     assert bad.wait(10)
-    assert bad.view().status == "failed" and "division by zero" in bad.view().reason
+    assert bad.view().status == Status.FAILED and "division by zero" in bad.view().reason
     assert reg.stats()["running"] == 0
 
 
@@ -139,5 +141,5 @@ def test_closing_the_registry_stops_running_and_queued_jobs_and_waits_for_them(d
     running, waiting = reg.submit(job()), reg.submit(job())
     reg.close(wait=10)
     assert running.done and waiting.done  # close() waited: no thread is left mid-step
-    assert running.view().status == "stopped" and "shutting down" in running.view().reason
+    assert running.view().status == Status.STOPPED and "shutting down" in running.view().reason
     assert waiting.progress().step == 0 and reg.stats()["running"] == 0

@@ -5,6 +5,7 @@ import torch
 
 from explorer import data, losses
 from explorer.config import Budget
+from explorer.progress import Status
 from explorer.trainer import Trainer
 from tiny import tiny
 
@@ -21,15 +22,31 @@ def test_every_variant_trains_on_real_digits_with_finite_losses(name):
     trainer = Trainer(tiny(loss=name, **USUAL[name]), data.load())
     seen = []
     trainer.run(Budget("steps", 40), on_step=seen.append)
-    assert trainer.status == "finished"
+    assert trainer.status == Status.FINISHED
     assert len(seen) == 40
     assert all(math.isfinite(m[k]) for m in seen for k in ("d_loss", "g_loss", "g_grad", "d_grad"))
     assert seen[-1]["g_grad"] > 0
 
 
-def test_r1_penalty_trains_too():
-    trainer = Trainer(tiny(r1_weight=10.0), data.load())
-    assert trainer.run(Budget("steps", 20)) == "finished"
+def test_r1_penalty_is_half_the_squared_input_gradient_of_d():
+    class Linear(torch.nn.Module):  # D(x) = w . x: its gradient with respect to x is w for every image
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+
+        def forward(self, x, labels=None):
+            return x @ self.w
+    assert losses.r1_penalty(Linear(), torch.randn(5, 2), None).item() == pytest.approx(0.5 * 25)
+
+
+def test_the_r1_weight_changes_ds_training():
+    def d_after(r1_weight: float) -> torch.Tensor:
+        trainer = Trainer(tiny(r1_weight=r1_weight), data.load())
+        assert trainer.run(Budget("steps", 5)) == Status.FINISHED
+        return trainer.D.head.weight.detach().clone()
+    plain, penalised = d_after(0.0), d_after(10.0)
+    assert torch.equal(plain, d_after(0.0))  # same seed, same run
+    assert not torch.allclose(plain, penalised)  # the penalty moved D's weights
 
 
 def test_bce_form_is_stable_for_extreme_logits():

@@ -6,6 +6,7 @@ import torch
 from explorer import data, presets
 from explorer.config import Budget
 from explorer.nets import build, sample_latent
+from explorer.progress import Status
 from explorer.trainer import Trainer
 
 
@@ -19,7 +20,7 @@ def test_every_preset_has_the_right_shapes_and_trains(name):
     lo = -1 if cfg.output == "tanh" else 0
     assert x.min() >= lo and x.max() <= 1
     trainer = Trainer(cfg, data.load())
-    assert trainer.run(Budget("steps", 3)) == "finished"
+    assert trainer.run(Budget("steps", 3)) == Status.FINISHED
     assert all(math.isfinite(v) for v in trainer.final_metrics().values())
 
 

@@ -7,6 +7,7 @@ from torch import nn
 from explorer import data, metrics, quality
 from explorer.classifier import load_classifier
 from explorer.config import Budget
+from explorer.progress import Status
 from explorer.quality import Meter, Reading
 from explorer.trainer import Trainer
 from tiny import tiny
@@ -120,7 +121,7 @@ def test_a_run_that_fails_takes_no_end_reading_of_the_rolled_back_model(digits):
         if m["step"] == 12:
             with torch.no_grad():
                 trainer.G.head.weight[0, 0] = float("nan")
-    assert trainer.run(Budget("steps", 100), on_step=poison) == "diverged"
+    assert trainer.run(Budget("steps", 100), on_step=poison) == Status.DIVERGED
     # only the starting reading: an end reading would score the step-10 model as if it were step 13's
     assert [r.step for r in trainer.state().readings] == [0]
 

@@ -231,5 +231,5 @@ def test_a_trained_model_keeps_the_generator_people_see_and_the_runs_record(digi
     trainer.run(Budget("steps", 20))
     model = trainer.trained_model(name="run")
     assert model.G is trainer.generator and model.G is not trainer.G and not model.G.training
-    assert model.meta["steps"] == 20 and model.meta["name"] == "run" and model.meta["status"] == "finished"
+    assert model.meta["steps"] == 20 and model.meta["name"] == "run" and model.meta["status"] == Status.FINISHED
     assert model.progress.step == 20 and model.progress.status == Status.FINISHED

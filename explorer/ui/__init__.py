@@ -1,8 +1,7 @@
-"""Streamlit helpers shared by the pages (the engine in explorer/ never imports these).
+"""The Streamlit views' helpers: everything here imports Streamlit; the pages (pages/*.py) use them.
 
-Plain modules, testable without a running Streamlit: `jobs` (training jobs and the process-wide
-registry with its queue), `runs` (finished runs and their downloads), `setup` (form values <-> config),
-`share` (query parameters <-> config, quick starts).
-Streamlit modules: `state` (session state, the cached registry), `form` (the setup form), `live` (the
-live view), `sidebar`, `shell` (pages always run inside streamlit_app.py), `visuals`, `widgets`.
+`state` (the session's state and the server's job backend), `form` (the setup form), `live` (the live view),
+`teach` (lessons and the "now" caption), `explore` (the latent pages' shared state), `sidebar`, `presenter`,
+`shell` (pages always run inside streamlit_app.py), `visuals`, `widgets`. Their logic lives below them, in
+the Streamlit-free services (explorer/app) and the engine.
 """

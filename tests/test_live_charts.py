@@ -1,0 +1,27 @@
+"""The Train page's live figures from a job's view (explorer/app/live_charts.py), without Streamlit."""
+
+from explorer.app import live_charts
+from explorer.app.jobs import JobSpec
+from explorer.app.limits import Limits
+from explorer.app.threads import ThreadBackend
+from explorer.config import Budget
+from tiny import tiny
+
+
+def test_a_measured_runs_view_draws_every_live_chart(digits):
+    backend = ThreadBackend(Limits(max_jobs=1), watch_every=None, set_threads=False, data=digits)
+    job = backend.submit(JobSpec(tiny(), Budget("steps", 20), name="run"))
+    assert job.wait(60)
+    figures = live_charts.figures(job.view(), job.cfg)
+    assert set(figures) == {*live_charts.TRAINING, *live_charts.METER}
+    loss = figures["chart_loss"]
+    assert loss.data[0].x[-1] == 20  # drawn up to the last step
+    share = figures["chart_share"]
+    assert [t.name for t in share.data][:2] == ["read as a 3", "looks like a real 3"]
+
+
+def test_without_readings_only_the_training_charts_are_drawn(digits):
+    backend = ThreadBackend(Limits(max_jobs=1), watch_every=None, set_threads=False, data=digits)
+    job = backend.submit(JobSpec(tiny(), Budget("steps", 5), name="run", measure=False))
+    assert job.wait(60)
+    assert set(live_charts.figures(job.view(), job.cfg)) == set(live_charts.TRAINING)

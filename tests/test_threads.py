@@ -1,0 +1,61 @@
+"""The thread backend (explorer/app/threads.py): a job builds its trainer once admitted, takes control asked
+for before that, and keeps only the trained model when it is done."""
+
+import gc
+import weakref
+
+import pytest
+
+from explorer.app.jobs import JobSpec
+from explorer.app.limits import Limits
+from explorer.app.threads import ThreadBackend
+from explorer.config import Budget, ConfigError
+from explorer.progress import Status
+from explorer.trainer import Trainer
+from tiny import tiny
+
+
+@pytest.fixture
+def backend(digits):
+    made = ThreadBackend(Limits(max_jobs=1), watch_every=None, set_threads=False, data=digits)
+    yield made
+    made.close(wait=10)
+
+
+def test_a_queued_job_builds_no_trainer(backend, monkeypatch):
+    built = []
+    real_init = Trainer.__init__
+    monkeypatch.setattr(Trainer, "__init__", lambda self, *a, **k: (built.append(self), real_init(self, *a, **k)))
+    running = backend.submit(JobSpec(tiny(), Budget("steps", 10**6)))
+    waiting = backend.submit(JobSpec(tiny(), Budget("steps", 5)))
+    while not built:
+        pass
+    assert len(built) == 1 and waiting.queued and waiting.progress().status == Status.QUEUED
+    assert waiting.view().settings["g_lr"] == tiny().g_lr  # the live form can be filled before it runs
+    running.stop()
+    assert waiting.wait(30) and len(built) == 2
+
+
+def test_control_asked_for_before_the_trainer_exists_is_passed_on(backend):
+    job = backend.submit(JobSpec(tiny(), Budget("steps", 10**6)))
+    job.update(loss="hinge")  # may come before the worker has built its trainer
+    with pytest.raises(ConfigError, match="d_steps"):
+        job.update(d_steps=0)
+    while job.progress().step == 0:
+        pass
+    assert job.view().settings["loss"] == "hinge"
+    job.stop()
+    assert job.wait(30) and job.view().status == Status.STOPPED and job.result().cfg.loss == "hinge"
+
+
+def test_a_done_job_lets_go_of_its_trainer(backend):
+    job = backend.submit(JobSpec(tiny(), Budget("steps", 5), name="run"))
+    while job._trainer is None and not job.done:
+        pass
+    trainer = weakref.ref(job._trainer) if job._trainer is not None else None
+    assert job.wait(30)
+    model = job.result()
+    assert model is not None and model.meta["steps"] == 5 and model.progress.step == 5
+    gc.collect()
+    assert trainer is None or trainer() is None  # optimizers, data on the device, rollback copies: gone
+    assert job.progress().step == 5  # what the pages read stays
