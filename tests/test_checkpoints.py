@@ -221,56 +221,46 @@ def test_expected_tensors_match_the_real_networks_without_allocating(cfg):
 
 
 MEMORY_PROBE = """
-import json, math, struct, sys, time
-sys.path.insert(0, "tests")
+import json, sys, time
+from pathlib import Path
 from explorer import checkpoints, nets
 from explorer.config import GANConfig
-from tiny import tiny
-
-def framed(header, data=b""):
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + data
-
-def declared(cfg):  # every tensor of cfg in the header, none of their data
-    header, offset = {"__metadata__": {"format": checkpoints.FORMAT, "config": cfg.to_json()}}, 0
-    for name, (shape, dtype) in nets.expected_tensors(cfg).items():
-        size = math.prod(shape) * dtype.itemsize
-        header[name] = {"dtype": checkpoints.DTYPE_NAMES[dtype], "shape": list(shape),
-                        "data_offsets": [offset, offset + size]}
-        offset += size
-    return framed(header)
 
 def peak_kb():
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 
-cfg = tiny()
+cfg = GANConfig(digits=[3], latent_dim=8, g_layers=[32], d_layers=[32])
 checkpoints.load(checkpoints.to_bytes(cfg, *nets.build(cfg)))  # warm every code path in both runs
-largest = GANConfig(latent_dim=512, conditional=True, g_layers=[4096] * 3, d_layers=[4096] * 2,
-                    g_batchnorm=True, d_batchnorm=True)
-too_large = GANConfig(latent_dim=512, conditional=True, g_layers=[4096] * 6, d_layers=[4096] * 6)
-blobs = [framed({"__metadata__": {"format": checkpoints.FORMAT, "config": c.to_json()}}) for c in (largest, too_large)]
-blobs += [declared(largest), declared(too_large)]
 slowest, messages = 0.0, []
-if sys.argv[1] == "hostile":
-    for blob in blobs:
-        t0 = time.perf_counter()
-        try:
-            checkpoints.load(blob)
-        except checkpoints.CheckpointError as e:
-            messages.append(str(e))
-        slowest = max(slowest, time.perf_counter() - t0)
-print(json.dumps({"peak_kb": peak_kb(), "slowest": slowest, "messages": messages, "sizes": [len(b) for b in blobs]}))
+for path in sys.argv[1:]:  # none for the baseline
+    t0 = time.perf_counter()
+    try:
+        checkpoints.load(Path(path).read_bytes())
+    except checkpoints.CheckpointError as e:
+        messages.append(str(e))
+    slowest = max(slowest, time.perf_counter() - t0)
+print(json.dumps({"peak_kb": peak_kb(), "slowest": slowest, "messages": messages}))
 """
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
-def test_a_tiny_upload_declaring_the_largest_networks_is_refused_without_growing_the_process():
-    def probe(mode: str) -> dict:
+def test_a_tiny_upload_declaring_the_largest_networks_is_refused_without_growing_the_process(tmp_path):
+    largest = GANConfig(latent_dim=512, conditional=True, g_layers=[4096] * 3, d_layers=[4096] * 2,
+                        g_batchnorm=True, d_batchnorm=True)
+    too_large = GANConfig(latent_dim=512, conditional=True, g_layers=[4096] * 6, d_layers=[4096] * 6)
+    blobs = [framed({"__metadata__": {"format": checkpoints.FORMAT, "config": c.to_json()}})
+             for c in (largest, too_large)] + [declared(largest), declared(too_large)]
+    paths = []
+    for i, blob in enumerate(blobs):
+        paths.append(tmp_path / f"upload{i}.safetensors")
+        paths[-1].write_bytes(blob)
+
+    def probe(*files) -> dict:  # a fresh process, so its peak memory is this load's alone
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
-        out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, mode], capture_output=True, text=True, env=env,
-                             timeout=120, check=True).stdout
+        out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, *map(str, files)], capture_output=True, text=True,
+                             env=env, timeout=120, check=True).stdout
         return json.loads(out.strip().splitlines()[-1])
-    baseline, hostile = probe("baseline"), probe("hostile")
+    baseline, hostile = probe(), probe(*paths)
     assert len(hostile["messages"]) == 4, hostile["messages"]  # all four refused
-    assert max(hostile["sizes"]) < 16_000 and hostile["slowest"] < 1
+    assert max(map(len, blobs)) < 16_000 and hostile["slowest"] < 1
     assert (hostile["peak_kb"] - baseline["peak_kb"]) / 1024 < 50, (baseline, hostile)

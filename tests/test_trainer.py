@@ -63,9 +63,7 @@ def test_runs_side_by_side_train_as_they_do_alone(digits):
 
 def test_pause_resume_and_stop_from_another_thread(digits):
     trainer = Trainer(tiny(), digits)
-    worker = threading.Thread(target=trainer.run, args=(Budget("seconds", 30),))
-    worker.start()
-    _wait(lambda: trainer.state().step > 3)
+    worker = training(trainer, Budget("seconds", 30), steps=3)
     trainer.pause()
     _wait(lambda: trainer.state().status == Status.PAUSED)
     paused_at = trainer.state().step
@@ -82,9 +80,7 @@ def test_pause_resume_and_stop_from_another_thread(digits):
 
 def test_live_changes_apply_between_steps(digits):
     trainer = Trainer(tiny(), digits)
-    worker = threading.Thread(target=trainer.run, args=(Budget("seconds", 30),))
-    worker.start()
-    _wait(lambda: trainer.state().step > 2)
+    worker = training(trainer, Budget("seconds", 30), steps=2)
     trainer.update(g_lr=1e-3, d_lr=5e-3, loss="hinge", d_steps=3)
     with pytest.raises(ConfigError, match="g_lr"):
         trainer.update(g_lr=5.0)
@@ -110,8 +106,7 @@ def test_a_live_change_to_the_same_values_is_not_marked(digits):
 
 def test_concurrent_reads_see_consistent_history(digits):
     trainer = Trainer(tiny(), digits)
-    worker = threading.Thread(target=trainer.run, args=(Budget("steps", 300),))
-    worker.start()
+    worker = training(trainer, Budget("steps", 300))
     while worker.is_alive():
         h = trainer.state().history.columns()
         assert len({len(v) for v in h.values()}) == 1  # all columns the same length
@@ -166,6 +161,14 @@ def test_batch_larger_than_the_digits_is_refused(digits):
         Trainer(tiny(batch_size=600), digits)
 
 
+def training(trainer: Trainer, budget: Budget, steps: int = -1) -> threading.Thread:
+    """Run `trainer` in a worker thread, as a job does; return once it has trained more than `steps` steps."""
+    worker = threading.Thread(target=trainer.run, args=(budget,))
+    worker.start()
+    _wait(lambda: trainer.state().step > steps)
+    return worker
+
+
 def _wait(cond, timeout=20.0):
     end = time.time() + timeout
     while not cond():
@@ -202,9 +205,7 @@ def test_a_stop_takes_effect_between_d_updates(digits):
 
 def test_stop_then_pause_cannot_park_the_worker(digits):
     trainer = Trainer(tiny(), digits)
-    worker = threading.Thread(target=trainer.run, args=(Budget("seconds", 60),))
-    worker.start()
-    _wait(lambda: trainer.state().step > 2)
+    worker = training(trainer, Budget("seconds", 60), steps=2)
     trainer.stop()
     trainer.pause()
     worker.join(timeout=2)
@@ -213,8 +214,7 @@ def test_stop_then_pause_cannot_park_the_worker(digits):
 
 def test_reading_the_state_never_waits_for_a_long_step(digits):
     trainer = Trainer(tiny(g_layers=[1024, 1024], d_layers=[1024, 1024], batch_size=500, d_steps=4), digits)
-    worker = threading.Thread(target=trainer.run, args=(Budget("steps", 6),))
-    worker.start()
+    worker = training(trainer, Budget("steps", 6))
     waits = []
     while worker.is_alive():
         t0 = time.perf_counter()

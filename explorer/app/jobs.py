@@ -64,21 +64,16 @@ class JobView:
     def status_text(self) -> str:
         return f"queued (position {self.queue_position})" if self.status == Status.QUEUED else str(self.status)
 
-    # the progress, read through
-    step = property(lambda self: self.progress.step)
-    epoch = property(lambda self: self.progress.epoch)
-    images_seen = property(lambda self: self.progress.images_seen)
-    seconds = property(lambda self: self.progress.seconds)  # training time
-    images_per_second = property(lambda self: self.progress.images_per_second)
-    snapshots = property(lambda self: self.progress.snapshots)
-    settings = property(lambda self: self.progress.settings)
-    readings = property(lambda self: self.progress.readings)
-    changes = property(lambda self: self.progress.changes)
-    meter_note = property(lambda self: self.progress.meter_note)
-
     @property
     def history(self) -> dict[str, list[float]]:
         return self.progress.history.columns()
+
+    def __getattr__(self, name: str):
+        """The progress read through: step, epoch, images_seen, seconds (training time), images_per_second,
+        snapshots, settings, readings, changes, meter_note."""
+        if name.startswith("__") or name == "progress":  # copy and pickle probe for these before the fields exist
+            raise AttributeError(name)
+        return getattr(self.progress, name)
 
 
 class Job(ABC):
