@@ -29,6 +29,16 @@ MAX_LIST_ITEMS = 64  # a typed list of numbers (layers, digits, milestones) neve
 MAX_LIST_TEXT = 4096  # characters of such a list, so a pasted novel is refused before it is split
 # Limits agree: whatever the app trains, it can download and upload again. The upload cap is Streamlit's
 # server.maxUploadSize (.streamlit/config.toml, 256 MB); a checkpoint is its weights plus a JSON header.
+# Every number's allowed range, as (lowest, highest): validation checks them, and the setup form's number boxes
+# take them as their minimum and maximum. Whole numbers where the bounds are ints.
+RANGES: dict[str, tuple[float, float]] = {
+    "latent_dim": (1, MAX_LATENT), "d_steps": (1, 10), "batch_size": (1, MAX_BATCH), "seed": (0, MAX_SEED),
+    "snapshot_every": (1, 100_000),
+    "leaky_slope": (0.0, 1.0), "bn_momentum": (0.0, 1.0), "g_dropout": (0.0, 0.9), "d_dropout": (0.0, 0.9),
+    "label_smoothing": (0.5, 1.0), "clip": (1e-4, 1.0), "gp_weight": (0.0, 1000.0), "r1_weight": (0.0, 1000.0),
+    "beta1": (0.0, 0.999), "beta2": (0.0, 0.9999), "momentum": (0.0, 0.999), "lr_decay": (0.0, 1.0),
+    "g_gamma": (1e-3, 1.0), "d_gamma": (1e-3, 1.0), "g_ema": (0.0, 0.9999),
+}
 MAX_CHECKPOINT_BYTES = 256 * 1024 * 1024
 MAX_CHECKPOINT_HEADER = 1024 * 1024
 IMAGE_PIXELS = 28 * 28
@@ -139,46 +149,28 @@ class GANConfig:
         """Raise ConfigError for the first bad field; `n_images` also checks the batch size."""
         _check_digits(self.digits)
         _choice("data", self.data, ("embedded", "full"))
-        _int_range("latent_dim", self.latent_dim, 1, MAX_LATENT)
+        for name, (lo, hi) in RANGES.items():
+            (_int_range if isinstance(lo, int) else _float_range)(name, getattr(self, name), lo, hi)
         _choice("prior", self.prior, PRIORS)
         _check_layers("g_layers", self.g_layers)
         _check_layers("d_layers", self.d_layers)
         _check_checkpoint_size(self)
         _choice("g_activation", self.g_activation, ACTIVATIONS)
         _choice("d_activation", self.d_activation, ACTIVATIONS)
-        _float_range("leaky_slope", self.leaky_slope, 0.0, 1.0)
-        _float_range("bn_momentum", self.bn_momentum, 0.0, 1.0)
-        _float_range("g_dropout", self.g_dropout, 0.0, 0.9)
-        _float_range("d_dropout", self.d_dropout, 0.0, 0.9)
         _choice("init", self.init, INITS)
         _choice("output", self.output, OUTPUTS)
         _choice("loss", self.loss, LOSSES)
-        _float_range("label_smoothing", self.label_smoothing, 0.5, 1.0)
-        _float_range("clip", self.clip, 1e-4, 1.0)
-        _float_range("gp_weight", self.gp_weight, 0.0, 1000.0)
-        _float_range("r1_weight", self.r1_weight, 0.0, 1000.0)
         _choice("g_optimizer", self.g_optimizer, OPTIMIZERS)
         _choice("d_optimizer", self.d_optimizer, OPTIMIZERS)
         _check_lr("g_lr", self.g_lr)
         _check_lr("d_lr", self.d_lr)
-        _float_range("beta1", self.beta1, 0.0, 0.999)
-        _float_range("beta2", self.beta2, 0.0, 0.9999)
-        _float_range("momentum", self.momentum, 0.0, 0.999)
         _choice("schedule", self.schedule, SCHEDULES)
-        _float_range("lr_decay", self.lr_decay, 0.0, 1.0)
         _check_milestones("g_milestones", self.g_milestones)
         _check_milestones("d_milestones", self.d_milestones)
-        _float_range("g_gamma", self.g_gamma, 1e-3, 1.0)
-        _float_range("d_gamma", self.d_gamma, 1e-3, 1.0)
-        _float_range("g_ema", self.g_ema, 0.0, 0.9999)
-        _int_range("d_steps", self.d_steps, 1, 10)
-        _int_range("batch_size", self.batch_size, 1, MAX_BATCH)
         if n_images is not None and self.batch_size > n_images:
             raise ConfigError("batch_size", f"{self.batch_size} is larger than the {n_images} images "
                                             f"of digits {self.digits}; use at most {n_images}")
-        _int_range("seed", self.seed, 0, MAX_SEED)
         _choice("device", self.device, DEVICES)
-        _int_range("snapshot_every", self.snapshot_every, 1, 100_000)
 
     @property
     def n_classes(self) -> int:
@@ -362,6 +354,7 @@ class Elapsed(Protocol):
 
 
 BUDGET_KINDS = ("steps", "epochs", "seconds")
+BUDGET_LIMITS = {"steps": 10_000_000, "epochs": 100_000, "seconds": 86_400.0}  # past these, no run is for a class
 
 
 @dataclass(frozen=True)
@@ -373,8 +366,11 @@ class Budget:
     def __post_init__(self):
         if self.kind not in BUDGET_KINDS:
             raise ConfigError("budget", f"{self.kind!r} is not one of {', '.join(BUDGET_KINDS)}")
-        if not (isinstance(self.amount, (int, float)) and math.isfinite(self.amount) and self.amount > 0):
-            raise ConfigError(self.kind, f"{self.amount!r} must be a number above 0")
+        most = BUDGET_LIMITS[self.kind]
+        if not (isinstance(self.amount, (int, float)) and not isinstance(self.amount, bool)
+                and math.isfinite(self.amount) and 0 < self.amount <= most):
+            raise ConfigError(self.kind, f"{_short(self.amount)} is out of range: a run is from above 0 to {most:,g} "
+                                         f"{self.kind}")
 
     def done(self, now: Elapsed) -> bool:
         value = {"steps": now.step, "epochs": now.epoch, "seconds": now.seconds}[self.kind]

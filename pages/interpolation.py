@@ -52,7 +52,7 @@ def path_tab(run) -> None:
     names = st.multiselect("Through saved points, in order", [p.name for p in saved], key="path_saved", **KEEP,
                            help="Save points on the Latent space page; with fewer than two picked, the seeds "
                                 "below are used.")
-    seeds_text = st.text_input("Or through seeds", "1, 2, 3, 4", key="path_seeds", **KEEP)
+    seeds_text = st.text_input("Or through seeds", "1, 2, 3, 4", key="path_seeds", max_chars=12 * 11, **KEEP)
     per_leg = st.slider("Frames per leg", 2, 12, 6, key="path_per_leg", **KEEP)
     if len(names) >= 2:
         points = [explore.find_saved(run, n) for n in names]
@@ -167,10 +167,13 @@ def inversion_tab(run) -> None:
         if upload is None:
             return
         try:
-            target, what = images.to_digit(upload.getvalue()), f"upload {upload.name}"
+            picture = images.read_digit(upload.getvalue())
         except images.ImageError as e:
             st.error(f"**{upload.name}** can't be used: {e}.", icon=":material/error:")
             return
+        target, what = picture.image, f"upload {upload.name}"
+        if picture.note:
+            st.info(picture.note, icon=":material/info:")
     if run.cfg.conditional:
         guess = int(metrics.probabilities(target[None]).argmax())
         ss.setdefault("inv_digit", guess if guess in run.cfg.digits else run.cfg.digits[0])

@@ -1,5 +1,7 @@
 """Runs: this session's generators, their downloads, and checkpoint upload."""
 
+import logging
+
 import streamlit as st
 
 from explorer import charts, quality
@@ -10,19 +12,28 @@ from explorer.checkpoints import CheckpointError
 from explorer.config import differences
 from explorer.ui import state, visuals, widgets
 
+log = logging.getLogger(__name__)
+
 
 def take_upload(upload) -> None:
-    """Validate an uploaded checkpoint once; a good one becomes the current generator."""
+    """Check an uploaded checkpoint once; a good one becomes the current generator. What happened is kept, so
+    the page says "Loaded" only for a file that did load."""
     if st.session_state.get("upload_id") == upload.file_id:
         return
     st.session_state.upload_id = upload.file_id
-    st.session_state.upload_error = None
     try:
-        state.add_run(Run.from_upload(upload.getvalue(), upload.name))
+        run = Run.from_upload(upload.getvalue(), upload.name)
     except CheckpointError as e:
-        st.session_state.upload_error = f"**{upload.name}** can't be used: {e}."
-    else:
-        st.rerun()  # the sidebar, drawn before this page, names the new current generator
+        st.session_state.upload_outcome = ("error", f"**{upload.name}** can't be used: {e}.")
+        return
+    except Exception:  # a bug of ours must not look like a loaded model, nor show a traceback
+        log.exception("checkpoint upload %s failed", upload.name)
+        st.session_state.upload_outcome = ("error", f"**{upload.name}** could not be loaded: something went wrong "
+                                                    "on the server while reading it. Nothing was changed.")
+        return
+    state.add_run(run)
+    st.session_state.upload_outcome = ("loaded", f"Loaded **{upload.name}**: it is now the current generator.")
+    st.rerun()  # the sidebar, drawn before this page, names the new current generator
 
 
 COMPARED = (("g_loss", "G loss (smoothed)", "loss"), ("d_loss", "D loss (smoothed)", "loss"),
@@ -80,10 +91,11 @@ upload = st.file_uploader("Upload a checkpoint (.safetensors) to make it the cur
                           type=["safetensors"], key="upload")
 if upload is not None:
     take_upload(upload)
-    if st.session_state.get("upload_error"):
-        st.error(st.session_state.upload_error, icon=":material/error:")
-    else:
-        st.success(f"Loaded **{upload.name}**: it is now the current generator.", icon=":material/check:")
+    outcome, message = st.session_state.get("upload_outcome", ("", ""))
+    if outcome == "loaded":
+        st.success(message, icon=":material/check:")
+    elif outcome == "error":
+        st.error(message, icon=":material/error:")
 
 runs = state.runs()
 if not runs:

@@ -307,3 +307,16 @@ def test_the_runs_page_compares_two_runs():
         ["Run 2: final samples", "Run 1: final samples"]
     at.multiselect(key="compare_runs").set_value(picker.value[:1]).run()
     assert "Pick two or more runs." in [c.value for c in at.caption]
+
+
+def test_the_sidebar_follows_the_run_from_another_page():
+    at = app("pages/train.py", **{**TINY, "steps": "100000"})
+    start(at)
+    rerun_until(at, "running")
+    at.switch_page("pages/home.py").run()
+    assert not at.exception, at.exception
+    line = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Run 1" in line and ("running" in line or "queued" in line)
+    assert "training slots busy" in " ".join(c.value for c in at.sidebar.caption)
+    session(at).job.stop()
+    assert session(at).job.wait(15)

@@ -16,6 +16,8 @@ from ..losses import LOSSES
 from .widgets import KEEP
 
 P = "setup_"
+LENGTH_BOUNDS = (1, max(C.BUDGET_LIMITS.values()))  # the kind may change in the same submit: read_budget checks it
+UNITS_CHARS = 60  # "4096, 4096, 4096, 4096, 4096, 4096" is 34
 
 
 def k(name: str) -> str:
@@ -96,37 +98,37 @@ def render(active: bool) -> str | None:
                  help="The digits G learns to draw. **All** picks all ten.")
         left, mid, right = st.columns(3)
         left.segmented_control("Train for", form_values.LENGTH_KINDS, key=k("length_kind"), required=True, **KEEP)
-        left.number_input("How many (steps, epochs or seconds)", key=k("length_amount"), step=1, **KEEP)
+        _number(left, "How many (steps, epochs or seconds)", "length_amount", step=1, bounds=LENGTH_BOUNDS, **KEEP)
         mid.selectbox("Loss", list(LOSSES), format_func=lambda n: LOSSES[n].title, key=k("loss"), **KEEP,
                       help="How D is scored, and what G tries to do. See the Loss tab.")
-        mid.number_input("D steps per G step (k)", key=k("d_steps"), step=1, **KEEP)
-        right.number_input("Batch size", key=k("batch_size"), step=16, **KEEP)
+        _number(mid, "D steps per G step (k)", "d_steps", step=1, **KEEP)
+        _number(right, "Batch size", "batch_size", step=16, **KEEP)
         right.checkbox("Conditional (digit on request)", key=k("conditional"), **KEEP,
                        help="One model for all the chosen digits: G and D are also told the digit, so you can ask "
                             "G for any of them.")
         gen, disc, loss, opt, more = st.tabs(["Generator", "Discriminator", "Loss", "Optimizers", "More"])
         with gen:
             c1, c2, c3 = st.columns(3)
-            c1.number_input("Latent size (z)", key=k("latent_dim"), step=1, **KEEP)
+            _number(c1, "Latent size (z)", "latent_dim", step=1, **KEEP)
             c1.selectbox("Prior of z", C.PRIORS, key=k("prior"), **KEEP)
             _layers("g", c2)
             c3.selectbox("Activation", C.ACTIVATIONS, key=k("g_activation"), **KEEP)
             c3.selectbox("Output", C.OUTPUTS, key=k("output"), **KEEP, help="tanh: pixels in [-1, 1]; sigmoid: [0, 1]")
             c3.checkbox("Batch norm", key=k("g_batchnorm"), **KEEP)
-            c3.number_input("Dropout", key=k("g_dropout"), step=0.1, format="%.2f", **KEEP)
+            _number(c3, "Dropout", "g_dropout", step=0.1, format="%.2f", **KEEP)
         with disc:
             c1, c2, c3 = st.columns(3)
             _layers("d", c1)
             c2.selectbox("Activation", C.ACTIVATIONS, key=k("d_activation"), **KEEP)
             c2.checkbox("Batch norm", key=k("d_batchnorm"), **KEEP)
-            c3.number_input("Dropout", key=k("d_dropout"), step=0.1, format="%.2f", **KEEP)
+            _number(c3, "Dropout", "d_dropout", step=0.1, format="%.2f", **KEEP)
         with loss:
             c1, c2 = st.columns(2)
-            c1.number_input("Label smoothing: target for real images (BCE losses)", key=k("label_smoothing"),
-                            step=0.05, format="%.2f", **KEEP)
-            c1.number_input("Weight clip (WGAN)", key=k("clip"), step=0.005, format="%.3f", **KEEP)
-            c2.number_input("Gradient penalty λ (WGAN-GP)", key=k("gp_weight"), step=1.0, **KEEP)
-            c2.number_input("R1 penalty on real images (any loss, 0 = off)", key=k("r1_weight"), step=1.0, **KEEP)
+            _number(c1, "Label smoothing: target for real images (BCE losses)", "label_smoothing", step=0.05,
+                    format="%.2f", **KEEP)
+            _number(c1, "Weight clip (WGAN)", "clip", step=0.005, format="%.3f", **KEEP)
+            _number(c2, "Gradient penalty λ (WGAN-GP)", "gp_weight", step=1.0, **KEEP)
+            _number(c2, "R1 penalty on real images (any loss, 0 = off)", "r1_weight", step=1.0, **KEEP)
             st.markdown("\n".join(f"- **{v.title}**: {v.description} *Usually: {v.usual}.*" for v in LOSSES.values()))
         with opt:
             c1, c2, c3 = st.columns(3)
@@ -134,21 +136,22 @@ def render(active: bool) -> str | None:
                 col.selectbox(f"{name} optimizer", C.OPTIMIZERS, key=k(f"{net}_optimizer"), **KEEP)
                 col.select_slider(f"{name} learning rate", form_values.lr_options(ss[k(f"{net}_lr")]),
                                   key=k(f"{net}_lr"), format_func=form_values.format_lr, **KEEP, help="On a log scale.")
-                col.text_input(f"{name} milestones (epochs, for 'step')", key=k(f"{net}_milestones"), **KEEP)
-                col.number_input(f"{name} gamma (for 'step')", key=k(f"{net}_gamma"), step=0.1, **KEEP)
-            c3.number_input("Adam beta1", key=k("beta1"), step=0.1, format="%.3f", **KEEP)
-            c3.number_input("Adam beta2", key=k("beta2"), step=0.001, format="%.4f", **KEEP)
-            c3.number_input("SGD momentum", key=k("momentum"), step=0.1, **KEEP)
+                col.text_input(f"{name} milestones (epochs, for 'step')", key=k(f"{net}_milestones"),
+                               max_chars=C.MAX_LIST_TEXT, **KEEP)
+                _number(col, f"{name} gamma (for 'step')", f"{net}_gamma", step=0.1, **KEEP)
+            _number(c3, "Adam beta1", "beta1", step=0.1, format="%.3f", **KEEP)
+            _number(c3, "Adam beta2", "beta2", step=0.001, format="%.4f", **KEEP)
+            _number(c3, "SGD momentum", "momentum", step=0.1, **KEEP)
             c3.selectbox("Learning-rate schedule", C.SCHEDULES, key=k("schedule"), **KEEP)
-            c3.number_input("Decay rate (for 'decay')", key=k("lr_decay"), step=1e-4, format="%.5f", **KEEP)
+            _number(c3, "Decay rate (for 'decay')", "lr_decay", step=1e-4, format="%.5f", **KEEP)
         with more:
             c1, c2, c3 = st.columns(3)
-            c1.number_input("Seed", key=k("seed"), step=1, **KEEP, help="Same seed, same run.")
+            _number(c1, "Seed", "seed", step=1, **KEEP, help="Same seed, same run.")
             c1.selectbox("Weight init", C.INITS, key=k("init"), **KEEP)
-            c2.number_input("Leaky ReLU slope", key=k("leaky_slope"), step=0.05, format="%.3f", **KEEP)
-            c2.number_input("Batch norm momentum", key=k("bn_momentum"), step=0.05, **KEEP)
-            c3.number_input("Snapshot every (steps)", key=k("snapshot_every"), step=10, **KEEP)
-            c3.number_input("Generator weight averaging (EMA decay, 0 = off)", key=k("g_ema"), step=0.001,
+            _number(c2, "Leaky ReLU slope", "leaky_slope", step=0.05, format="%.3f", **KEEP)
+            _number(c2, "Batch norm momentum", "bn_momentum", step=0.05, **KEEP)
+            _number(c3, "Snapshot every (steps)", "snapshot_every", step=10, **KEEP)
+            _number(c3, "Generator weight averaging (EMA decay, 0 = off)", "g_ema", step=0.001,
                             format="%.4f", **KEEP, help="Samples come from a moving average of G's weights: "
                             "smoother digits. 0.999 averages over about the last thousand steps.")
             c3.selectbox("Dataset", ("embedded", "full"), key=k("data"), **KEEP,
@@ -160,7 +163,17 @@ def render(active: bool) -> str | None:
 
 
 def _layers(net: str, col) -> None:
-    col.number_input("Hidden layers", key=k(f"{net}_n_layers"), step=1, **KEEP,
-                     help=f"From 0 to {C.MAX_LAYERS}.")
-    col.text_input("Units per layer", key=k(f"{net}_units"), **KEEP,
-                   help="One size per layer, e.g. 256, 512, or one size for all of them.")
+    _number(col, "Hidden layers", f"{net}_n_layers", step=1, bounds=(0, C.MAX_LAYERS), **KEEP,
+            help=f"From 0 to {C.MAX_LAYERS}.")
+    col.text_input("Units per layer", key=k(f"{net}_units"), max_chars=UNITS_CHARS, **KEEP,
+                   help=f"One size per layer, e.g. 256, 512, or one size for all of them (1 to {C.MAX_UNITS}).")
+
+
+def _number(col, label: str, name: str, step, bounds: tuple | None = None, **kwargs) -> None:
+    """A number box for form field `name`, bounded by the engine's range for it (config.RANGES). Streamlit
+    wants the value, the bounds and the step of one type: a whole-number field stays whole."""
+    lo, hi = bounds or C.RANGES[name]
+    whole = isinstance(st.session_state.get(k(name)), int)
+    kind = int if whole else float
+    col.number_input(label, min_value=kind(lo), max_value=kind(hi), step=kind(step) if whole else float(step),
+                     key=k(name), **kwargs)

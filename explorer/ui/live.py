@@ -12,7 +12,7 @@ import streamlit as st
 from .. import images, quality
 from ..app import form_values, live_charts
 from ..app.jobs import Job, JobView
-from ..config import ConfigError
+from ..config import RANGES, ConfigError
 from ..losses import LOSSES
 from ..progress import Status
 from . import presenter, state, teach, widgets
@@ -116,7 +116,8 @@ def _live_changes(job: Job, view: JobView) -> None:
             col.select_slider(f"{net.upper()} learning rate", form_values.lr_options(ss[f"live_{net}_lr"]),
                               key=f"live_{net}_lr", format_func=form_values.format_lr)
         c3.selectbox("Loss", list(LOSSES), format_func=lambda n: LOSSES[n].title, key="live_loss")
-        c4.number_input("D steps per G step", key="live_d_steps", step=1)
+        lo, hi = RANGES["d_steps"]
+        c4.number_input("D steps per G step", min_value=lo, max_value=hi, key="live_d_steps", step=1)
         if st.form_submit_button("Apply now"):
             try:
                 job.update(**{name: ss[f"live_{name}"] for name in view.settings})

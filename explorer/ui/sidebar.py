@@ -31,7 +31,7 @@ def _job_line(polling: bool) -> None:
     job = state.job()
     if job is None:
         return
-    view = job.view(with_history=False)
+    view = job.view()
     if view.done and polling:
         st.rerun()  # a full rerun adopts the new generator and stops this polling
     status = view.status_text
