@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import latent, overhead, quality, throughput
+from . import latent, memory, overhead, quality, throughput
 
-BENCHMARKS = {"quality": quality, "latent": latent, "throughput": throughput, "overhead": overhead}
+BENCHMARKS = {"quality": quality, "latent": latent, "throughput": throughput, "overhead": overhead,
+              "memory": memory}
 # What a bare `bench` runs, in order, with the arguments each gets (the rest are its defaults).
-ALL = (("throughput", []), ("quality", ["--presets", "all", "--digits", "3"]), ("overhead", []), ("latent", []))
+ALL = (("throughput", []), ("quality", ["--presets", "all", "--digits", "3"]), ("overhead", []), ("latent", []),
+       ("memory", []))
 
 
 def add_parser(sub) -> None:
