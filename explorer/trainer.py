@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import checkpoints, live_settings, losses
+from . import checkpoints, live_settings, losses, resume
 from .classifier import ClassifierError
 from .config import Budget, GANConfig
 from .data import DigitBatches, Digits, to_uint8
@@ -47,7 +47,7 @@ class _Stopped(Exception):
 
 class Trainer:
     def __init__(self, cfg: GANConfig, data: Digits | None = None, max_snapshots: int = 100,
-                 max_points: int = 2000, measure: bool = False):
+                 max_points: int = 2000, measure: bool = False, start_from: resume.Weights | None = None):
         data = data or load_data(cfg.data)
         cfg.validate(n_images=data.count(cfg.digits))
         self.cfg = copy.deepcopy(cfg)
@@ -88,9 +88,11 @@ class Trainer:
                 self.meter = Meter(cfg, data, self.device)
             except ClassifierError as e:  # train anyway, without the meter, and say why
                 self.meter_note = f"The quality meter is off: {e}"
+        if start_from is not None:  # train on from a lost run's last weights and record
+            resume.apply(self, start_from)
         images = self._take_snapshot()
-        self.guards.keep_good(0, images)
-        self.guards.collapsed(0, images)  # step 0: never a collapse, but a varied model to fall back on
+        self.guards.keep_good(self.step_count, images)  # step 0, or where a continued run goes on from
+        self.guards.collapsed(self.step_count, images)  # never a collapse yet, but a varied model to fall back on
         self._publish()
 
     # ---- the step --------------------------------------------------------------------

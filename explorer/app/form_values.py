@@ -29,6 +29,7 @@ LIST_FIELDS = ("g_milestones", "d_milestones")
 
 # friendly names for the engine's field names, for error messages next to the form
 LABELS = {
+    "server": "This server",  # a job the server refuses (explorer.app.jobs.Refused): its queue is full
     "digits": "Digits", "data": "Dataset", "conditional": "Conditional", "latent_dim": "Latent size",
     "prior": "Prior", "g_layers": "Generator layers", "d_layers": "Discriminator layers",
     "g_activation": "Generator activation", "d_activation": "Discriminator activation",

@@ -17,13 +17,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config import Budget, GANConfig
+from ..config import Budget, ConfigError, GANConfig
 from ..data import load as load_data
+from ..memory import estimate, shrink_hint, size_text
 from ..progress import Progress, Status
 from ..trainer import TrainedModel
 from .limits import Limits, duration
 
 log = logging.getLogger(__name__)
+
+
+class Refused(ConfigError):
+    """The server will not take a job: it could never fit, or too many wait already. A ConfigError whose `field`
+    names the setting to shrink ("server" when none would help), so the Train page shows it as it shows a bad
+    setting, and nothing is queued."""
 
 
 @dataclass(frozen=True)
@@ -36,11 +43,24 @@ class JobSpec:
     lesson: str = ""  # the failure-mode lesson this run shows (explorer.lessons), if any
     fix_of: str = ""  # with a lesson: the name of the run whose fix this run tries
     measure: bool = True  # run the live quality meter
+    start_from: object = None  # explorer.resume.Weights: a lost run's last weights and record, to train on from
 
     def check(self) -> None:
         """Raise ConfigError or DataError now, at Start, for what would fail once the job runs."""
         data = load_data(self.cfg.data)
         self.cfg.validate(n_images=data.count(self.cfg.digits))
+
+    @property
+    def memory(self) -> int:
+        """The run's peak bytes, estimated from its config (explorer.memory)."""
+        return estimate(self.cfg, self.measure).total
+
+    def too_big(self, most: int, where: str) -> Refused:
+        """The refusal for a run that needs more than `most` bytes (`where`: "this server lets training use")."""
+        est = estimate(self.cfg, self.measure)
+        field, hint = shrink_hint(self.cfg, est)
+        return Refused(field, f"this setup needs about {size_text(est.total)} of memory while it trains, more than "
+                              f"the {size_text(max(0, most))} {where}; {hint}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,7 @@ class Job(ABC):
         self.ended: float | None = None
         self.note = ""  # why the job (not the user) stopped it, or why it failed
         self.failed = False
+        self.lost = False  # its machine was lost (explorer.app.ray_backend): see resume_point()
         self._paused_since: float | None = None
         self._paused_total = 0.0
         self._backend: Backend | None = None
@@ -116,6 +137,11 @@ class Job(ABC):
     @abstractmethod
     def _control(self, action: str, **changes) -> None:
         """Pass "pause", "resume", "stop" or "update" (with changes) to the running trainer."""
+
+    def resume_point(self):
+        """For a job whose machine was lost: its last weights and record (explorer.resume.Weights) to train on
+        from (explorer.app.continuation); None otherwise."""
+        return None
 
     # ---- lifecycle (called by the backend) ---------------------------------------------------
     def _start(self, backend: Backend) -> None:
@@ -239,9 +265,33 @@ class Backend(ABC):
     def _has_room(self, job: Job) -> bool:
         """Whether `job` can start now, beside the running ones."""
 
+    @abstractmethod
+    def _check_fits(self, spec: JobSpec) -> None:
+        """Raise Refused if `spec` could never run here, however long it waited (memory, a cluster's nodes)."""
+
+    def capacity(self) -> int:
+        """How many jobs can train at once (what the queue's cap scales with)."""
+        return self.limits.max_jobs
+
+    def waiting(self) -> int:
+        """Jobs waiting for a slot."""
+        with self._lock:
+            return len(self.queue)
+
+    def check_admission(self, spec: JobSpec) -> None:
+        """Raise Refused now, at Start, if this backend would not take `spec`: it could never fit, or the queue is
+        full. Nothing is queued or built."""
+        self._check_fits(spec)
+        waiting, cap = self.waiting(), self.limits.queue_cap(self.capacity())
+        if waiting >= cap:
+            raise Refused("server", f"every training slot is busy and its queue is full ({waiting} runs are waiting); "
+                                    f"try again in a few minutes, when some have finished")
+
     def submit(self, spec: JobSpec) -> Job:
+        """Queue `spec` as a job (it starts at once when there is room); Refused if the server will not take it."""
         job = self._make_job(spec)
         with self._lock:
+            self.check_admission(spec)
             job._backend = self
             self.queue.append(job)
             self._fill()

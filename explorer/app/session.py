@@ -27,6 +27,7 @@ class Session:
         name = f"Run {self.run_counter + 1}" + (" (the fix)" if fix_of else "")
         spec = JobSpec(cfg, budget, name=name, session_id=self.session_id, lesson=lesson, fix_of=fix_of)
         spec.check()
+        backend.check_admission(spec)  # Refused (a ConfigError): it could never fit, or the queue is full
         self.reset_job()
         self.run_counter += 1
         self.job = backend.submit(spec)

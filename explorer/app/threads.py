@@ -22,7 +22,7 @@ from ..data import load as load_data
 from ..progress import Progress
 from ..trainer import TrainedModel, Trainer
 from .jobs import Backend, Job, JobSpec
-from .limits import Limits, tune_process
+from .limits import Limits, resident_bytes, tune_process
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,13 @@ def _send(trainer: Trainer, action: str, changes: dict) -> None:
         getattr(trainer, action)()
 
 
+SERVER_RESERVE = 256 * 2**20  # beside the jobs: the pages, the quality meter's shared statistics, the sessions' runs
+
+
 class ThreadBackend(Backend):
-    """At most `limits.max_jobs` jobs train at once in this process; the rest wait in a first-come queue."""
+    """At most `limits.max_jobs` jobs train at once in this process, while their memory estimates fit the server's
+    budget (`limits.max_memory`, less what the process held when the backend started and a reserve for the pages);
+    the rest wait in a first-come queue."""
 
     def __init__(self, limits: Limits, is_alive: Callable[[str], bool] | None = None,
                  clock: Callable[[], float] = time.monotonic, watch_every: float | None = 1.0,
@@ -103,9 +108,23 @@ class ThreadBackend(Backend):
         if set_threads:
             tune_process(limits)
         self._threads = limits.torch_threads if set_threads else None
+        # What training may use: the budget less the server itself (torch, Streamlit, ...) as it starts.
+        self.job_memory = (None if limits.max_memory is None
+                           else limits.max_memory - resident_bytes() - SERVER_RESERVE)
 
     def _make_job(self, spec: JobSpec) -> ThreadJob:
         return ThreadJob(spec, self.data, self._threads, clock=self.clock)
 
+    def _check_fits(self, spec: JobSpec) -> None:
+        if self.job_memory is not None and spec.memory > self.job_memory:
+            raise spec.too_big(self.job_memory, "this server lets training use (GAN_EXPLORER_MAX_MEMORY)")
+
+    def memory_in_use(self) -> int:
+        """The estimated peak bytes of the jobs training now."""
+        with self._lock:
+            return sum(job.spec.memory for job in self.running)
+
     def _has_room(self, job: Job) -> bool:
-        return len(self.running) < self.limits.max_jobs
+        if len(self.running) >= self.limits.max_jobs:
+            return False
+        return self.job_memory is None or self.memory_in_use() + job.spec.memory <= self.job_memory

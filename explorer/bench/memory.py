@@ -1,9 +1,10 @@
 """`bench memory`: the memory estimate (explorer.memory) against the peak resident memory of real runs.
 
-Each config trains a few steps in a fresh process, with a snapshot (and so the guards' copies) every few steps
-and the quality meter on, as a job on the server runs. What the process held before the trainer was built
-(torch, the data, the classifier shared by every job) is measured first and taken off: the figure compared is
-what the job added at its peak (VmHWM, reset after the baseline through /proc/self/clear_refs).
+Each config trains a few steps in a fresh process, in a worker thread with the process settings a server uses
+(explorer.app.limits.tune_process: one torch thread, one malloc arena), with a snapshot (and so the guards'
+copies) every few steps and the quality meter on, as a job on the server runs. What the process held before the
+trainer was built (torch, the data, the classifier shared by every job) is measured first and taken off: the
+figure compared is what the job added at its peak (VmHWM, reset after the baseline through /proc/self/clear_refs).
 """
 
 from __future__ import annotations
@@ -84,22 +85,27 @@ def _status_kb(field: str) -> int:
 
 def _child(cfg_json: str, steps: int) -> None:
     import gc
-
-    import torch
+    import threading
 
     from .. import data, quality
+    from ..app.limits import Limits, tune_process
     from ..config import Budget
     from ..trainer import Trainer
 
-    torch.set_num_threads(1)
+    tune_process(Limits(max_jobs=1, torch_threads=1))
     cfg = GANConfig.from_json(cfg_json)
     digits = data.load(cfg.data)
     quality.warm(digits.source)  # the classifier and the real digits' statistics: once per server, not per job
     gc.collect()
     baseline = _status_kb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS now
-    trainer = Trainer(cfg, digits, measure=True)
-    trainer.run(Budget("steps", steps))
+
+    def job():  # as explorer.app.threads.ThreadJob trains: built and run in its worker thread
+        Trainer(cfg, digits, measure=True).run(Budget("steps", steps))
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    worker.join()
     peak = _status_kb("VmHWM")
     print(json.dumps({"baseline_bytes": baseline, "peak_bytes": peak, "job_peak_bytes": peak - baseline}))
 

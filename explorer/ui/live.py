@@ -15,7 +15,7 @@ from ..app.jobs import Job, JobView
 from ..config import RANGES, ConfigError
 from ..losses import LOSSES
 from ..progress import Status
-from . import presenter, state, teach, widgets
+from . import faults, presenter, state, teach, widgets
 
 POLL_SECONDS = 1.0
 ENDED = {Status.FINISHED: st.success, Status.STOPPED: st.warning, Status.DIVERGED: st.error,
@@ -44,6 +44,7 @@ def _live(polling: bool) -> None:
     teach.now(job, view)
     if view.done:
         ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
+        faults.offer_continue(job, view)
         if show_settings:
             _results(job)
     elif view.status != Status.QUEUED and show_settings:

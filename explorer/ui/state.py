@@ -16,11 +16,10 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from .. import quality
+from ..app import backends
 from ..app.jobs import Backend, Job
-from ..app.limits import Limits
 from ..app.runs import Run
 from ..app.session import Session
-from ..app.threads import ThreadBackend
 from ..config import Budget, GANConfig
 from ..data import DataError
 from ..data import load as load_data
@@ -39,7 +38,7 @@ def session_alive(session_id: str) -> bool:
 @st.cache_resource(show_spinner=False)
 def registry() -> Backend:
     """The process-wide job backend; its limits come from the GAN_EXPLORER_* environment variables."""
-    made = ThreadBackend(Limits.from_env(), is_alive=session_alive)  # sets torch's thread count for the process
+    made = backends.from_env(is_alive=session_alive)  # threads, or a Ray cluster (GAN_EXPLORER_RAY_ADDRESS)
     # At server shutdown, end each job between steps rather than killing its thread mid-step with the process.
     atexit.register(made.close, wait=SHUTDOWN_WAIT_SECONDS)
     # Only then, in the background, load what the quality meter needs, so a first reading need not wait for it:
