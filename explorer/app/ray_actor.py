@@ -38,6 +38,7 @@ class TrainerActor:
         self.latest: resume.Weights | None = spec.start_from
         self._taken = time.monotonic()
         self._thread: threading.Thread | None = None
+        self._ended = threading.Event()  # the training thread has finished, model and all
         self._seq = {"run": 0, "update": 0}  # the newest control of each kind applied (calls may overtake)
         self._lock = threading.Lock()
         self._stopped = False
@@ -69,10 +70,14 @@ class TrainerActor:
             if not self._stopped:
                 trainer.run(self.spec.budget, on_step=self._on_step)
             self.latest = resume.take(trainer)
-            if trainer.step_count > 0:
-                self.model = trainer.trained_model(name=self.spec.name)
+            if trainer.step_count > 0:  # to the server: on the CPU, with the config's own device setting
+                model = trainer.trained_model(name=self.spec.name)
+                self.model = dataclasses.replace(model, cfg=model.cfg.replace(device=self.spec.cfg.device),
+                                                 G=model.G.cpu(), D=model.D.cpu())
         except Exception as e:
             self.error = f"Training failed with an error: {e}"
+        finally:
+            self._ended.set()
 
     def _on_step(self, metrics) -> None:
         """In the training thread, between steps: a consistent copy of the weights every few seconds."""
@@ -106,7 +111,7 @@ class TrainerActor:
 
         Snapshots and quality readings the server already holds (by step) come back as placeholders, so a
         poll carries only what is new, not a long run's hundred pictures every second."""
-        done = self._thread is not None and not self._thread.is_alive()
+        done = self._ended.is_set()
         if self.trainer is None:
             return None, True, self.error
         progress = self.trainer.state()

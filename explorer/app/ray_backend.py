@@ -39,7 +39,7 @@ UNREACHABLE_SECONDS = 30.0  # an actor that has not answered for this long is ta
 RESULT_TIMEOUT = 120.0
 NAMESPACE = "gan-explorer"  # no named actors: app servers sharing a cluster never collide
 # What the workers need of the repository (Ray zips it, honouring .gitignore, once per content).
-EXCLUDES = [".git", "tests", "test-output", "runs", ".hypothesis", ".ruff_cache"]
+EXCLUDES = ["tests", "test-output", "runs", ".hypothesis", ".ruff_cache"]
 
 
 def connect(address: str, namespace: str = NAMESPACE):
@@ -49,7 +49,7 @@ def connect(address: str, namespace: str = NAMESPACE):
 
     if ray.is_initialized():
         return ray, False
-    ray.init(address=address, namespace=namespace, log_to_driver=False,
+    ray.init(address=address, namespace=namespace, log_to_driver=False, logging_level=logging.WARNING,
              runtime_env={"working_dir": str(REPO), "excludes": EXCLUDES})
     return ray, True
 

@@ -1,0 +1,96 @@
+"""The Ray backend through the job interface (explorer/app/ray_backend.py), on a two-node cluster this module
+starts and stops (one CPU and 3 GiB of Ray's memory resource a node): a job trains and leaves its model; when
+the cluster is full a job waits and shows its place; a job no node could hold is refused at Start; a poll never
+waits for a long step."""
+
+import os
+import time
+
+import pytest
+import ray_support  # noqa: F401 - first: sets Ray's token authentication before ray is imported
+from ray_support import NODE_MEMORY, local_cluster, wait_for
+
+from explorer.app.jobs import JobSpec, Refused
+from explorer.app.limits import Limits
+from explorer.config import Budget
+from explorer.progress import Status
+from tiny import tiny
+
+FOREVER = Budget("steps", 10**7)
+
+
+@pytest.fixture(scope="module")
+def backend():
+    from explorer.app.ray_backend import RayBackend
+
+    with local_cluster() as cluster:
+        made = RayBackend(Limits(max_jobs=1, max_run_seconds=600, session_grace=60), cluster.address,
+                          watch_every=None)
+        yield made
+        made.close(wait=10)
+
+
+def test_a_job_trains_on_the_cluster_and_leaves_its_model(backend):
+    job = backend.submit(JobSpec(tiny(), Budget("steps", 30), name="Run 1"))
+    assert job.wait(120), job.view()
+    view = job.view()
+    assert (view.status, view.step, view.done) == (Status.FINISHED, 30, True)
+    assert view.history["step"][-1] == 30 and view.snapshots[-1].step == 30 and view.readings
+    model = job.result()
+    assert model.meta["steps"] == 30 and model.cfg == tiny() and model.progress.step == 30
+    assert job.info["device"] == "cpu" and job.info["pid"] != os.getpid()  # trained in the cluster's process
+
+
+def test_when_the_cluster_is_full_a_job_waits_and_shows_its_place(backend):
+    assert backend.stats()["max_jobs"] == 2  # two nodes of one CPU: the cluster's capacity, not this server's
+    first, second = (backend.submit(JobSpec(tiny(seed=i), FOREVER, measure=False)) for i in range(2))
+    wait_for(lambda: first.view().status == second.view().status == Status.RUNNING, 120, "two jobs running")
+    third = backend.submit(JobSpec(tiny(), FOREVER, measure=False))
+    time.sleep(2)
+    assert (third.view().status, third.view().queue_position) == (Status.QUEUED, 1)
+    assert backend.stats() == {"running": 2, "queued": 1, "max_jobs": 2}
+    first.stop()
+    assert first.wait(30) and first.view().status == Status.STOPPED and first.result().meta["steps"] > 0
+    wait_for(lambda: third.view().status == Status.RUNNING, 120, "the waiting job to start")
+    third.update(g_lr=1e-3)
+    wait_for(lambda: third.view().settings["g_lr"] == 1e-3, 30, "the live change")
+    for job in (second, third):
+        job.stop()
+        assert job.wait(30)
+
+
+def test_a_waiting_job_can_leave_the_clusters_queue(backend):
+    running = [backend.submit(JobSpec(tiny(seed=i), FOREVER, measure=False)) for i in range(2)]
+    waiting = backend.submit(JobSpec(tiny(), FOREVER, measure=False))
+    wait_for(lambda: all(j.view().status == Status.RUNNING for j in running), 120, "two jobs running")
+    assert waiting.view().queue_position == 1
+    waiting.stop()
+    assert waiting.done and waiting.view().status == Status.STOPPED and waiting.result() is None
+    assert backend.waiting() == 0
+    for job in running:
+        job.stop()
+        assert job.wait(30)
+
+
+def test_a_job_no_node_could_hold_is_refused_at_start(backend):
+    big = JobSpec(tiny(batch_size=4096, digits=list(range(10)), d_layers=[4096, 4096], g_layers=[4096, 4096],
+                       loss="wgan-gp"), FOREVER)
+    assert big.memory > NODE_MEMORY
+    with pytest.raises(Refused) as refused:
+        backend.submit(big)
+    assert refused.value.field == "batch_size" and "largest machine of the Ray cluster" in str(refused.value)
+    assert backend.waiting() == 0
+
+
+def test_a_poll_never_waits_for_a_long_step(backend):
+    spec = JobSpec(tiny(g_layers=[1024, 1024], d_layers=[1024, 1024], batch_size=500, d_steps=4), Budget("steps", 8),
+                   measure=False)
+    job = backend.submit(spec)
+    waits = []
+    while not job.done:
+        t0 = time.perf_counter()
+        assert len(job.view().history["step"]) >= 0  # what the page reads
+        waits.append(time.perf_counter() - t0)
+        time.sleep(0.01)
+    assert job.view().seconds / 8 > 0.1, "the steps were too short to show anything"
+    assert max(waits) < 0.05, f"a poll waited {max(waits) * 1000:.0f} ms"
