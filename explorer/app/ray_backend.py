@@ -93,6 +93,11 @@ class RayJob(Job):
     def resume_point(self) -> resume.Weights | None:
         return self._weights if self.lost else None
 
+    @property
+    def last_weights(self) -> resume.Weights | None:
+        """The newest weights this server has received from the actor (every few seconds while it trains)."""
+        return self._weights
+
     def _control(self, action: str, **changes) -> None:
         if action == "update":  # checked here, as a local trainer would: the page shows ConfigError at once
             live_settings.Pending().ask(self.live_cfg(), changes)
@@ -148,7 +153,21 @@ class RayJob(Job):
             if now - self._answered > UNREACHABLE_SECONDS:
                 self._lose("it stopped answering")
         except ray.exceptions.RayError as e:
-            self._lose(_why(e))
+            self._lose(self._why(e))
+
+    def _why(self, error: Exception) -> str:
+        """The loss in plain words: the machine (its node) went, or only the worker process."""
+        cause = getattr(error, "cause", None)
+        with contextlib.suppress(Exception):  # Ray's protobuf context says when the node died
+            if cause is not None and cause.HasField("node_death_info"):
+                return "its machine left the cluster"
+        node = self.info.get("node")
+        with contextlib.suppress(Exception):
+            if node and not any(n["NodeID"] == node and n["Alive"] for n in self.ray.nodes()):
+                return "its machine left the cluster"
+        if isinstance(error, self.ray.exceptions.ActorUnschedulableError):
+            return "no machine of the cluster can hold it any more"
+        return "its worker process ended"
 
     def _collect(self, error: str) -> None:
         """Training ended: fetch the model and the last weights, then let the actor go."""
@@ -182,15 +201,6 @@ class RayJob(Job):
         with contextlib.suppress(Exception):  # already gone
             self.ray.kill(self.actor, no_restart=True)  # free its CPUs and memory on the cluster now
         self._finish()
-
-
-def _why(error: Exception) -> str:
-    text = str(error).lower()
-    if "node" in text and ("dead" in text or "died" in text or "removed" in text or "failure" in text):
-        return "its machine left the cluster"
-    if "unschedulable" in text or "infeasible" in text:
-        return "no machine of the cluster can hold it any more"
-    return "its worker process ended"
 
 
 def model_from(cfg: GANConfig, weights: resume.Weights, name: str) -> TrainedModel:
