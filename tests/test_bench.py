@@ -55,3 +55,19 @@ def test_a_bare_bench_runs_each_benchmark_and_gathers_their_json(monkeypatch, tm
     assert report["throughput"]["ours_batch64"]["images_per_second"] > 0
     out = capsys.readouterr().out
     assert "== bench latent ==" in out and "wrote bench.json" in out
+
+
+def test_bench_class_writes_the_classrooms_figures(monkeypatch, tmp_path):
+    import json
+
+    from explorer.cli import main
+
+    monkeypatch.setenv("GAN_EXPLORER_MAX_JOBS", "1")  # one slot: the second session waits in the queue
+    out = tmp_path / "class.json"
+    assert main(["bench", "class", "--sessions", "2", "--seconds", "0.5", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert {"backend", "sessions", "jobs_finished", "jobs_lost", "wall_seconds", "median_queue_wait_seconds",
+            "max_queue_wait_seconds", "per_job_images_per_second", "server_peak_rss_mb"} <= set(report)
+    assert (report["backend"], report["sessions"], report["jobs_finished"], report["jobs_lost"]) == ("threads", 2, 2, 0)
+    assert report["max_queue_wait_seconds"] > 0.4 and report["per_job_images_per_second"] > 0
+    assert report["server_peak_rss_mb"] > 100 and report["wall_seconds"] >= 1.0
