@@ -21,6 +21,7 @@ from ..config import Budget, ConfigError, GANConfig
 from ..data import load as load_data
 from ..memory import estimate, shrink_hint, size_text
 from ..progress import Progress, Status
+from ..resume import Weights
 from ..trainer import TrainedModel
 from .limits import Limits, duration
 
@@ -43,7 +44,7 @@ class JobSpec:
     lesson: str = ""  # the failure-mode lesson this run shows (explorer.lessons), if any
     fix_of: str = ""  # with a lesson: the name of the run whose fix this run tries
     measure: bool = True  # run the live quality meter
-    start_from: object = None  # explorer.resume.Weights: a lost run's last weights and record, to train on from
+    start_from: Weights | None = None  # a lost run's last weights and record, to train on from
 
     def check(self) -> None:
         """Raise ConfigError or DataError now, at Start, for what would fail once the job runs."""

@@ -48,7 +48,8 @@ class ThreadJob(Job):
         if self.threads:  # OpenMP keeps its thread count per thread: set it in this one too
             torch.set_num_threads(self.threads)
         try:
-            trainer = Trainer(self.spec.cfg, self.data or load_data(self.spec.cfg.data), measure=self.spec.measure)
+            trainer = Trainer(self.spec.cfg, self.data or load_data(self.spec.cfg.data), measure=self.spec.measure,
+                              start_from=self.spec.start_from)
             with self._lock:
                 self._trainer = trainer
                 for action, changes in self._asked:

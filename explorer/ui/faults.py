@@ -18,8 +18,9 @@ def offer_continue(job: Job, view: JobView) -> None:
     if st.button(f"Continue training from step {weights.step:,}", type="primary", icon=":material/replay:",
                  key="continue_lost", help="A new run that starts from these weights and goes on with the charts."):
         try:
-            continuation.continue_lost(state.session(), state.registry())
+            carried = continuation.continue_lost(state.session(), state.registry())
         except ConfigError as e:
             form.show_error(e)
             return
+        st.session_state.update({f"live_{k}": v for k, v in carried.view().settings.items()})  # the live form's
         st.rerun()
