@@ -85,7 +85,8 @@ def compare(runs: list[Run]) -> None:
 
 st.title("Runs")
 st.markdown("Every generator you trained in this session, newest first. The **current** one is what the "
-            "latent pages explore. Runs live only as long as your browser session; download the ones to keep.")
+            "latent pages explore. A reload keeps them; they stay on the server while you use it and for a while "
+            "after you leave, so download the ones to keep.")
 
 upload = st.file_uploader("Upload a checkpoint (.safetensors) to make it the current generator",
                           type=["safetensors"], key="upload")

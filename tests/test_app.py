@@ -186,11 +186,30 @@ def test_live_changes_apply_to_the_running_job():
     assert job.wait(10)
 
 
-def test_a_bad_live_change_keeps_its_message_until_a_good_one_is_applied():
+def test_the_live_form_offers_only_values_the_engine_takes():
     at = app("pages/train.py", **{**TINY, "steps": "100000"})
     start(at)
     rerun_until(at, "running")
-    at.number_input(key="live_d_steps").set_value(0)
+    box = at.number_input(key="live_d_steps")
+    assert (box.min, box.max) == (1, 10)  # as config.RANGES says; the rates and losses are pick lists
+    session(at).job.stop()
+    assert session(at).job.wait(10)
+
+
+def test_a_refused_live_change_keeps_its_message_until_a_good_one_is_applied(monkeypatch):
+    from explorer.app.threads import ThreadJob
+
+    real_update = ThreadJob.update
+
+    def update(self, **changes):  # the engine refusing a change (the form's own values are always valid)
+        if changes.get("d_steps") == 3:
+            raise ConfigError("d_steps", "3 is refused here")
+        real_update(self, **changes)
+    monkeypatch.setattr(ThreadJob, "update", update)
+    at = app("pages/train.py", **{**TINY, "steps": "100000"})
+    start(at)
+    rerun_until(at, "running")
+    at.number_input(key="live_d_steps").set_value(3)
     next(b for b in at.button if b.label == "Apply now").click().run()
     job = session(at).job
     for _ in range(3):  # the live view's redraws
@@ -320,3 +339,43 @@ def test_the_sidebar_follows_the_run_from_another_page():
     assert "training slots busy" in " ".join(c.value for c in at.sidebar.caption)
     session(at).job.stop()
     assert session(at).job.wait(15)
+
+
+# ---- a reload finds its run again ---------------------------------------------------------------------------
+def test_a_reload_finds_the_running_job_and_the_runs_again():
+    at = app("pages/train.py", **{**TINY, "steps": "100000"})
+    start(at)
+    rerun_until(at, "running")
+    token = at.query_params["s"]
+    token = token[0] if isinstance(token, list) else token
+    assert len(token) >= 20 and "s=" not in " ".join(c.value for c in at.code)  # never in what is shared
+    params = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    reloaded = app("pages/train.py", **params)  # F5: a new tab session, the same address
+    assert not reloaded.exception
+    assert session(reloaded) is session(at) and session(reloaded).job is session(at).job
+    assert "Run 1" in status(reloaded) and "running" in rerun_until(reloaded, "running")
+    assert not reloaded.warning  # nothing was lost, nothing to say
+    wait_for_steps(reloaded)
+    session(at).job.stop()
+    assert session(at).job.wait(15)
+    rerun_until(reloaded, "stopped")
+    reloaded.switch_page("pages/runs.py").run()
+    assert "Run 1" in " ".join(m.value for m in reloaded.markdown)  # the Runs page lists it after the reload too
+
+
+def test_a_reload_whose_session_is_gone_says_so_plainly():
+    at = app("pages/runs.py", s="a-token-this-server-never-gave-out")
+    assert "no longer on this server" in " ".join(w.value for w in at.warning)
+    token = at.query_params["s"]
+    assert (token[0] if isinstance(token, list) else token) != "a-token-this-server-never-gave-out"
+    at.run()
+    assert "no longer on this server" not in " ".join(w.value for w in at.warning)  # said once
+
+
+def test_a_share_link_never_carries_the_session_token():
+    at = app("pages/train.py", **TINY)
+    button(at, "Make a share link").click().run()
+    link = at.code[0].value
+    token = at.query_params["s"]
+    assert "s=" not in link.split("?")[1].split("&")[0] and (token[0] if isinstance(token, list) else token) not in link
+    assert at.query_params["s"]  # while the address keeps it

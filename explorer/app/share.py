@@ -14,7 +14,8 @@ from ..config import Budget, ConfigError, GANConfig
 from .form_values import DEFAULT_BUDGET, LENGTH_KINDS
 
 DEFAULT_PRESET = "default"
-IGNORED = ("embed", "embed_options", "present")  # Streamlit's own parameters, and presenter mode's flag
+# Streamlit's own parameters, presenter mode's flag, and the session token (never part of a setup or its link)
+IGNORED = ("embed", "embed_options", "present", "s")
 
 
 @dataclass

@@ -57,7 +57,8 @@ def apply_link() -> list[str]:
 def set_link(cfg: GANConfig, budget: Budget) -> dict[str, str]:
     """Put the setup in the address bar, so the page's URL is its share link."""
     params = share.encode(st.session_state.get(k("preset"), share.DEFAULT_PRESET), cfg, budget)
-    st.query_params.from_dict(params)
+    kept = {key: value for key, value in st.query_params.to_dict().items() if key in share.IGNORED}
+    st.query_params.from_dict({**params, **kept})  # the session token and presenter mode stay
     st.session_state.applied_link = sorted(params.items())
     st.session_state.link_warnings = []
     return params
