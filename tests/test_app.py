@@ -9,7 +9,7 @@ from apptest_support import PAGES, TINY, app, button, errors, rerun_until, sessi
 
 from explorer import checkpoints, guards
 from explorer.app import share
-from explorer.config import Budget
+from explorer.config import Budget, ConfigError
 from explorer.nets import build
 from explorer.ui import state
 from tiny import tiny
