@@ -104,7 +104,7 @@ def d_score(D, cfg: GANConfig, x: torch.Tensor, labels: torch.Tensor | None = No
     D.eval()
     device = device_of(D)
     out = D(x.to(device), _labels_for(labels, len(x), device)).cpu()
-    return torch.sigmoid(out) if losses.get(cfg.loss).probabilities else out
+    return torch.sigmoid(out) if losses.get(cfg.ended().loss).probabilities else out  # the loss D ended on
 
 
 @dataclass(frozen=True)

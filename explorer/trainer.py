@@ -50,7 +50,9 @@ class Trainer:
                  max_points: int = 2000, measure: bool = False):
         data = data or load_data(cfg.data)
         cfg.validate(n_images=data.count(cfg.digits))
-        self.cfg = copy.deepcopy(cfg)
+        self.cfg = copy.deepcopy(cfg)  # the config in force now: live changes replace it
+        self.initial = copy.deepcopy(cfg)
+        self.plan = [dict(c) for c in cfg.live_changes]  # live changes to replay, each after its step
         self.data_description = data.description
         self.device = resolve_device(cfg.device)
         # The run's own random streams: latents, and dropout masks with penalty points. Nothing draws from
@@ -324,6 +326,8 @@ class Trainer:
         self.live.ask(self.cfg, changes)
 
     def _apply_pending(self) -> None:
+        while self.plan and self.plan[0]["step"] <= self.step_count:  # a replayed change is due
+            self.live.ask(self.cfg, {k: v for k, v in self.plan.pop(0).items() if k != "step"})
         new = self.live.take(self.cfg)
         if new is None:
             return
@@ -353,9 +357,16 @@ class Trainer:
     def final_metrics(self) -> dict[str, float]:
         return self.state().history.last()
 
+    def recorded_config(self) -> GANConfig:
+        """The config the run started with, and the live changes it made, each with the step it began after: what
+        a download keeps, so a run from it replays them (`ended()` gives the settings at the end)."""
+        changes = [{"step": c.step, **c.settings} for c in self.changes]
+        return self.initial.replace(live_changes=changes)
+
     def trained_model(self, **meta) -> TrainedModel:
         """The generator to keep (the weight average when the config asks for one) and D, in eval mode, with the
-        run's metadata (`meta` adds to it)."""
+        recorded config and the run's metadata (`meta` adds to it)."""
         self.generator.eval()
         self.D.eval()
-        return TrainedModel(self.cfg, self.generator, self.D, checkpoints.trainer_meta(self, **meta), self.state())
+        return TrainedModel(self.recorded_config(), self.generator, self.D, checkpoints.trainer_meta(self, **meta),
+                            self.state())

@@ -40,7 +40,7 @@ def strip_tab(run) -> None:
                                       key="strip_chart_mode", required=True, **KEEP)
     d_scores = {m: s.d_scores.tolist() for m, s in seen.items() if s.d_scores is not None}
     st.plotly_chart(charts.along_figure(t.tolist(), d_scores, seen[chart_mode].probabilities.tolist(), chart_mode,
-                                        critic=not LOSSES[run.cfg.loss].probabilities), key="chart_along")
+                                        critic=not LOSSES[run.cfg.ended().loss].probabilities), key="chart_along")
     st.caption("Dotted lines mark where the digit the classifier reads changes identity. A dip in D's verdict "
                "mid-way shows the path crossing images D finds unconvincing." if d_scores else
                "Dotted lines mark where the digit the classifier reads changes identity. This checkpoint has no "

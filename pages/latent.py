@@ -70,7 +70,7 @@ def show_point(run, z, digit) -> None:
     a.metric("Classifier reads", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off",
              delta_arrow="off")
     if seen.d_scores is not None:
-        scale = "P(real)" if LOSSES[run.cfg.loss].probabilities else "critic score"
+        scale = "P(real)" if LOSSES[run.cfg.ended().loss].probabilities else "critic score"
         b.metric("D's verdict", f"{seen.d_scores[0]:.2f}", scale, delta_color="off", delta_arrow="off")
     else:
         b.caption("This checkpoint has no discriminator, so there is no D score.")

@@ -111,9 +111,14 @@ for i, run in enumerate(reversed(runs)):
         about.markdown(f"### {run.name}{'  · current' if is_current else ''}\n{run.summary}  \n"
                        f"Status: **{run.meta.get('status', 'uploaded' if run.source == 'uploaded' else '?')}** · "
                        f"data: {run.data_description}")
-        if about.button("Make current", key=f"current_{i}", disabled=is_current):
+        actions = about.container(horizontal=True)
+        if actions.button("Make current", key=f"current_{i}", disabled=is_current):
             state.set_current(run)
             st.rerun()
+        if actions.button("Train again with this setup", key=f"again_{i}", icon=":material/replay:",
+                          help="Opens the Train page with this run's settings and length; the live changes made "
+                               "while it trained are replayed at the same steps."):
+            st.switch_page("pages/train.py", query_params=run.setup_link())
         with about:
             widgets.run_downloads(run, key=f"run_{i}")
 if len(runs) >= 2:

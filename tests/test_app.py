@@ -379,3 +379,28 @@ def test_a_share_link_never_carries_the_session_token():
     token = at.query_params["s"]
     assert "s=" not in link.split("?")[1].split("&")[0] and (token[0] if isinstance(token, list) else token) not in link
     assert at.query_params["s"]  # while the address keeps it
+
+
+def test_a_run_records_its_live_changes_and_train_again_replays_them():
+    at = app("pages/train.py", **{**TINY, "steps": "400"})
+    start(at)
+    rerun_until(at, "running")
+    wait_for_steps(at)
+    at.select_slider(key="live_g_lr").set_value(1e-3)
+    next(b for b in at.button if b.label == "Apply now").click().run()
+    rerun_until(at, "finished")
+    run = session(at).current
+    [change] = run.cfg.live_changes
+    assert change["g_lr"] == 1e-3 and 0 < change["step"] < 400
+    assert run.cfg.g_lr == 5e-4 and run.cfg.ended().g_lr == 1e-3  # what it started with, and where it ended
+    assert '"live_changes"' in run.config_json()
+    at.switch_page("pages/runs.py").run()
+    button(at, "Train again with this setup").click().run()
+    assert at.title[0].value == "Train a GAN" and not at.warning
+    assert "replays 1 live change" in " ".join(c.value for c in at.caption)
+    at.switch_page("pages/train.py")  # AppTest's next run would go back to the Runs page; a browser stays here
+    start(at)
+    again = session(at).job
+    assert again.cfg.live_changes == run.cfg.live_changes and again.budget == Budget("steps", 400)
+    again.stop()
+    assert again.wait(15)

@@ -67,6 +67,46 @@ def test_a_lesson_link_fills_the_form_and_a_bad_one_warns():
     assert "lesson: 'nope' is not one of" in at.warning[0].value
 
 
+def markdown(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_a_lesson_link_names_its_lesson_and_starts_it_in_one_click():
+    at = app("pages/train.py", lesson="Collapse")  # not case-sensitive
+    lesson = lessons.get("collapse")
+    assert "Lesson: Mode collapse" in markdown(at) and "**What to watch:**" in markdown(at)
+    assert "Set up by the lesson **Mode collapse**" in " ".join(c.value for c in at.caption)
+    assert "Choose a setup above" in at.info[0].value  # nothing runs until the teacher presses Start
+    assert next(e for e in at.expander if e.label == "Setup").proto.expanded
+    button(at, "Start this lesson").click().run()
+    job = session(at).job
+    assert job is not None and job.lesson == "collapse" and job.cfg == lesson.config()
+    assert not any(b.label == "Start this lesson" for b in at.button)  # the card made way for the run's
+    assert not next(e for e in at.expander if e.label == "Setup").proto.expanded  # the setup folded away
+    params = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert params["lesson"] == "collapse" and "preset" not in params  # the address is the lesson's link
+    stop(at)
+    button(at, "Reset").click().run()
+    assert next(e for e in at.expander if e.label == "Setup").proto.expanded  # back to setting up
+
+
+def test_a_lesson_link_in_presenter_mode_shows_the_card_and_no_title():
+    at = app("pages/train.py", lesson="saturation", present="1")
+    assert not at.title and "Lesson: D overpowers G" in markdown(at)
+    button(at, "Start this lesson").click().run()
+    assert session(at).job.lesson == "saturation"
+    stop(at)
+
+
+def test_a_share_link_made_from_a_lesson_keeps_the_lesson():
+    at = app("pages/train.py", lesson="small-g")
+    button(at, "Make a share link").click().run()
+    link = at.code[0].value
+    assert "lesson=small-g" in link and "preset=" not in link
+    opened = app("pages/train.py", **dict(p.split("=") for p in link.split("?")[1].split("&")))
+    assert "Lesson: Generator too small" in markdown(opened)
+
+
 def test_home_runs_a_lesson_straight_away():
     at = app()
     next(b for b in at.button if b.key == "home_lesson_small-g").click().run()

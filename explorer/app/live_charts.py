@@ -16,7 +16,7 @@ METER = ("chart_share", "chart_classes", "chart_fid", "chart_dhist")  # from the
 
 def figures(view: JobView, cfg: GANConfig) -> dict[str, go.Figure]:
     """Every live chart the view has data for, by its key on the page."""
-    history, marks = view.history, view.changes
+    history, marks = view.history, [(c.step, c.what) for c in view.changes]  # each live change, where it began
     probabilities = LOSSES[view.settings.get("loss", cfg.loss)].probabilities
     out = {"chart_loss": charts.loss_figure(history, marks),
            "chart_d": charts.d_output_figure(history, probabilities, marks),

@@ -80,6 +80,7 @@ def _controls(job: Job, view: JobView) -> None:
         st.rerun()
     if row.button("Reset", help="Clear this run from the page (it stays on the Runs page)."):
         state.reset_job()
+        st.session_state.setup_next = True  # back to setting up: the setup opens again
         st.rerun()
     row.markdown(f"**{job.name}** · Status: **{status}**", width="content")
     if view.status == Status.QUEUED:
