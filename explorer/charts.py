@@ -187,7 +187,7 @@ def fid_figure(series: dict[str, list[float]], upto: int = 0) -> go.Figure:
                    yaxis=LOG_AXIS)
 
 
-def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:
+def class_figure(histogram: list[float], digits: list[int], step: int | None = None) -> go.Figure:
     """The mode-collapse meter: the share of samples that look like a real image of each digit, and the unsure
     rest, with the chosen digits' fair share dotted. Chosen digits in colour, the others grey."""
     fair = 1 / len(digits)
@@ -198,14 +198,15 @@ def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:
     line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=fair, y1=fair, line=dict(color="gray", dash="dot"))
     note = dict(text=f"fair share {fair:.0%}", xref="paper", x=1, xanchor="right", yref="y", y=fair, yanchor="bottom",
                 showarrow=False, font=dict(color="gray"), bgcolor="rgba(255,255,255,0.8)")  # readable over a bar
-    return _figure([bars], "Digits G draws (mode collapse)", "share of samples",
+    title = "Digits G draws (mode collapse)" + (f" at step {step:,}" if step is not None else "")
+    return _figure([bars], title, "share of samples",
                    xaxis=dict(title=dict(text="digit the classifier reads"), type="category"),
                    yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], annotations=[note], hovermode="closest",
                    showlegend=False)
 
 
 def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: bool,
-                       series: dict[str, list[float]], upto: int = 0) -> go.Figure:
+                       series: dict[str, list[float]], upto: int = 0, step: int | None = None) -> go.Figure:
     """Left: histograms of D's outputs on real images and on fakes now. Right: their overlap over steps."""
     span = dict(start=0, end=1, size=0.05) if probabilities else None
     common = dict(type="histogram", opacity=0.6, histnorm="probability", xbins=span, bingroup=1)
@@ -214,7 +215,8 @@ def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: 
               _line(series.get("step", []), series.get("overlap", []), "overlap of the two", "gray", width=1.5,
                     xaxis="x2", yaxis="y2", mode="lines+markers")]
     x_title = "D(x): P(real)" if probabilities else "critic score"
-    return _figure(traces, "D's outputs now, and their overlap", "share",
+    now = f"at step {step:,}" if step is not None else "now"
+    return _figure(traces, f"D's outputs {now}, and their overlap", "share",
                    barmode="overlay", hovermode="closest",
                    xaxis=dict(title=dict(text=x_title), domain=[0, 0.55], range=[0, 1] if probabilities else None),
                    xaxis2=dict(title=dict(text="step"), domain=[0.72, 1], anchor="y2",

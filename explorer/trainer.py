@@ -279,25 +279,31 @@ class Trainer:
             pass
         if not self.status.failed:
             stopped = self._stop.is_set()
-            if self.step_count % self.cfg.snapshot_every:
-                self._take_snapshot()
             # The end point, for the Runs page's comparison; not after a rollback, where it would score the
             # kept (older) model under the step at which training failed.
-            if self.meter is not None and self.meter.readings[-1].step != self.step_count:
-                self._read_quality()
+            self._catch_up()
             self._end(Status.STOPPED if stopped else Status.FINISHED,
                       f"Stopped by request at step {self.step_count:,}." if stopped else "")
         return self.status
 
     def _wait_while_paused(self) -> bool:
-        """Wait out a pause; False when a stop came instead (a stop always wakes the loop)."""
+        """Wait out a pause; False when a stop came instead (a stop always wakes the loop). A pause first takes a
+        snapshot and a quality reading of this very step, so every figure a paused page shows agrees."""
         if not self._running.is_set():
+            self._catch_up()
             self._set_status(Status.PAUSED)
             while not self._running.wait(PAUSE_POLL_SECONDS):
                 if self._stop.is_set():
                     return False
             self._set_status(Status.RUNNING)
         return not self._stop.is_set()
+
+    def _catch_up(self) -> None:
+        """A snapshot and a reading at the current step, unless there are ones already."""
+        if not self.snapshots or self.snapshots[-1].step != self.step_count:
+            self._take_snapshot()
+        if self.meter is not None and self.meter.readings and self.meter.readings[-1].step != self.step_count:
+            self._read_quality()
 
     def _set_status(self, status: Status) -> None:
         self.status, self.reason = status, ""

@@ -141,3 +141,22 @@ def test_presenter_flag_off_or_garbage_leaves_the_controls(flag):
     at = app("pages/train.py", present=flag)
     assert at.toggle(key="presenter").value is False
     assert not at.warning  # not a setup parameter: no "unknown setting" warning
+
+
+def test_on_pause_every_figure_is_read_at_the_runs_step_and_nothing_counts_down():
+    at = app("pages/train.py", **{**TINY, "steps": "100000", "snapshot_every": "1000"})
+    button(at, "Start training").click().run()
+    rerun_until(at, "running")
+    wait_for_steps(at)
+    button(at, "Pause").click().run()
+    rerun_until(at, "paused")
+    view = session(at).job.view()
+    step = view.step
+    assert view.snapshots[-1].step == step and view.readings[-1].step == step  # taken as it paused
+    caption = next(m.value for m in at.markdown if m.value.startswith("**Paused:"))
+    assert f"At step {step:,}," in caption
+    grid = next(i for i in at.image if i.captions and i.captions[0].startswith("Samples at step"))
+    assert grid.captions[0].startswith(f"Samples at step {step:,}:")
+    line = at.get("progress")[0].proto.text
+    assert line.startswith(f"Paused at step {step:,}") and "images/s" not in line and "left" not in line
+    stop(at)

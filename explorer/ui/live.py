@@ -70,6 +70,7 @@ def _controls(job: Job, view: JobView) -> None:
     paused = view.status == Status.PAUSED
     if row.button("Pause", disabled=view.done or paused or view.status == Status.QUEUED):
         job.pause()
+        job.wait_paused()  # the page then draws the paused step's own snapshot and reading
         st.rerun()
     if row.button("Resume", disabled=not paused):
         job.resume()
@@ -89,7 +90,10 @@ def _controls(job: Job, view: JobView) -> None:
 
 
 def progress_text(view: JobView, job: Job) -> str:
+    """Where the run is; while it trains, its rate and the time left (paused: neither, as neither moves)."""
     budget = job.budget
+    if view.status == Status.PAUSED:
+        return f"Paused at step {view.step:,} · epoch {view.epoch:,} · {view.seconds:,.0f} s of training so far"
     if budget.kind == "steps":
         head = f"Step {view.step:,} of {int(budget.amount):,} · epoch {view.epoch:,}"
     elif budget.kind == "epochs":
@@ -217,7 +221,8 @@ def _quality(job: Job, view: JobView, figures: dict) -> None:
         presenter.chart(figures["chart_fid"], key="chart_fid")
         presenter.chart(figures["chart_dhist"], key="chart_dhist")
     if not presenter.active():
-        st.caption(f"Every few seconds the metrics classifier scores {len(last.d_fake)} samples from fixed noise. "
+        st.caption(f"Every few seconds of training the metrics classifier scores {len(last.d_fake)} samples from "
+                   f"fixed noise; the charts' newest reading is from step {last.step:,} (a pause takes one at once). "
                    "A sample is read as a digit when that is the classifier's best guess; it looks like a real one "
                    "when the classifier is 90% sure and its features lie where real digits' do; variety compares "
                    "the samples' pixel spread with real digits'. "

@@ -168,9 +168,9 @@ def now(job: Job, view: JobView) -> None:
     """
     if view.status == Status.QUEUED:
         return
-    d = lessons.diagnose(view.history, view.readings, job.cfg.digits,
-                         view.settings.get("loss", job.cfg.loss))
-    when = "At the end" if view.done else "Now"
+    d = lessons.diagnose(view.history, view.readings, job.cfg.digits, view.settings.get("loss", job.cfg.loss),
+                         view.changes)
+    when = "At the end" if view.done else "Paused" if view.status == Status.PAUSED else "Now"
     if presenter.active():
         st.markdown(f"# {d.headline}")
         st.markdown(f"### {when}: {d.detail}")
