@@ -28,6 +28,11 @@ def point_explorer(run) -> None:
         dims, pcs, attrs = st.tabs(["Dimensions", "Principal directions", "Attributes"])
         with dims:
             st.caption(f"z has {cfg.latent_dim} numbers drawn from a {cfg.prior} prior; each slider is one of them.")
+            if explore.reach(run) > latent.extent(cfg):
+                st.caption(f"The sliders reach ±{explore.reach(run):g}, past the prior's usual "
+                           f"±{latent.extent(cfg):g}, to hold the point you opened whole.")
+            if ss.get("lat_clipped"):
+                st.warning(ss.lat_clipped, icon=":material/warning:")
             explore.dimension_sliders(run)
         with pcs:
             principal_sliders(run)
@@ -96,6 +101,13 @@ def gallery_and_arithmetic(run, z, digit) -> None:
         explore.save_point(run, z, digit, f"seed {ss.lat_seed}" + ("" if digit is None else f", digit {digit}"))
     if c2.toggle("Link to this point", key="lat_show_link"):
         c2.code(explore.point_link(run, z, digit), language=None, wrap_lines=True)
+        if run.source == "demo":
+            c2.caption("It opens this point in this demo model, which ships with the app.")
+        else:
+            c2.caption("A link carries the point, and the model only when it is a demo model that ships with the "
+                       "app. This one lives in your session: whoever opens the link sees the point in their own "
+                       "current model, with a warning that it draws something else there. To share this model, "
+                       "download its checkpoint on the Runs page and send it along.")
     saved = explore.gallery(run)
     if not saved:
         st.caption("Save points to compare them, to use them on the Interpolation page, or for latent arithmetic.")

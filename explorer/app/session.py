@@ -30,6 +30,7 @@ class Session:
         self.current: Run | None = None
         self.run_counter = 0
         self.adopted = False  # the job's run has joined `runs`
+        self.offer: Run | None = None  # a run that finished while another was current: offered, never switched to
 
     # ---- the job -----------------------------------------------------------------------------
     def start(self, backend: Backend, cfg: GANConfig, budget: Budget, lesson: str = "", fix_of: str = "") -> Job:
@@ -51,25 +52,33 @@ class Session:
         self.job = None
 
     def sync(self) -> bool:
-        """Once the job has ended, its run joins the runs and becomes current. True when that happened now."""
+        """Once the job has ended, its run joins the runs: it becomes current if there is none, else it is offered
+        (a student exploring a model is never switched away from it). True when that happened now."""
         if self.job is None or not self.job.done or self.adopted:
             return False
         self.adopted = True
         run = Run.from_job(self.job)
         if run is None:
             return False
-        self.add_run(run)
+        self.add_run(run, make_current=self.current is None)
+        if self.current is not run:
+            self.offer = run
         return True
 
     # ---- runs and the current model ---------------------------------------------------------
     def add_run(self, run: Run, make_current: bool = True) -> None:
         kept = [r for r in self.runs if r is not run][-(MAX_RUNS - 1):]
+        dropped = [r for r in self.runs if r not in kept and r is not run]
         self.runs = [*kept, run]
-        if make_current or self.current not in self.runs:
+        if make_current or self.current is None or self.current in dropped:
             self.current = run
+        if self.offer in dropped:
+            self.offer = None
 
     def set_current(self, run: Run) -> None:
         self.current = run
+        if self.offer is run:
+            self.offer = None
 
     def find(self, name: str) -> Run | None:
         return next((r for r in self.runs if r.name == name), None)

@@ -239,6 +239,13 @@ def _results(job: Job) -> None:
     run = next((r for r in state.runs() if r.source == "trained" and r.name == job.name), None)
     if run is None:
         return
-    st.markdown(f"**{run.name}** is now your current generator: explore it on the latent pages, "
-                "or download it.")
+    current = state.current_run()
+    if run is current:
+        st.markdown(f"**{run.name}** is now your current generator: explore it on the latent pages, or download it.")
+    else:
+        st.markdown(f"**{run.name}** is ready. The latent pages still show **{current.name}**, which you were "
+                    "exploring; switch when you like.")
+        if st.button(f"Explore {run.name} on the Latent space page", key="explore_new", icon=":material/grid_view:"):
+            state.set_current(run)
+            st.switch_page("pages/latent.py")
     widgets.run_downloads(run, key="live")

@@ -136,6 +136,12 @@ def set_current(run: Run) -> None:
     session().set_current(run)
 
 
+def offered() -> Run | None:
+    """A run that finished while the student explored another model: offered on the latent pages, not imposed."""
+    offer = session().offer
+    return offer if offer is not None and offer is not session().current else None
+
+
 def sync() -> None:
     """Once the session's job has ended, its generator becomes the current model (on every full rerun)."""
     session().sync()
