@@ -17,7 +17,6 @@ from streamlit.testing.v1 import AppTest
 from explorer import demos, latent, metrics
 from explorer.ui import explore
 
-
 pytestmark = pytest.mark.usefixtures("roomy_registry")  # one test trains a run
 
 
