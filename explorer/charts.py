@@ -153,6 +153,20 @@ def compare_figure(histories: dict[str, dict[str, list[float]]], key: str, title
     return _figure(traces, title, y_title, **layout)
 
 
+def digits_compare_figure(histograms: dict[str, list[float]], digits: list[int], steps: dict[str, int]) -> go.Figure:
+    """The digits each run draws (the share of samples read as each chosen digit), side by side: the mode-collapse
+    meter for a comparison. `steps`: the step each run's reading was taken at."""
+    bars = [dict(type="bar", name=f"{name} (step {steps[name]:,})", x=[str(d) for d in digits],
+                 y=[round(hist[d], 4) for d in digits], marker=dict(color=DIGIT_COLORS[i % len(DIGIT_COLORS)]),
+                 hovertemplate="%{x}: %{y:.0%}<extra>" + name + "</extra>")
+            for i, (name, hist) in enumerate(histograms.items())]
+    fair = 1 / len(digits)
+    line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=fair, y1=fair, line=dict(color="gray", dash="dot"))
+    return _figure(bars, "Digits drawn (mode collapse): share of samples read as each", "share of samples",
+                   barmode="group", xaxis=dict(title=dict(text="digit the classifier reads"), type="category"),
+                   yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], hovermode="closest")
+
+
 # ---- the live quality meter (explorer.quality readings) --------------------------------------
 def _first_reading_range(steps: list[float], upto: int) -> list[float] | None:
     """With one reading, plotly centres the step axis on it (-1 to 1 for step 0): span 0 to the run's step

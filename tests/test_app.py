@@ -311,10 +311,12 @@ def test_the_runs_page_compares_two_runs():
     names = {id(r): r.name for r in session(at).runs}
     assert [names[i] for i in picker.value] == ["Run 2", "Run 1"]  # the newest two
     charts = at.get("plotly_chart")
-    # four loss curves and the quality meter's two (recognised share, Fréchet distance)
-    assert {c.key for c in charts} >= {"compare_share", "compare_fid"}
-    assert len(charts) == 6 and all('"name":"Run 2"' in c.proto.spec and '"name":"Run 1"' in c.proto.spec
+    # four loss curves, and quality at matching steps: the digits drawn, the variety, the Fréchet distance
+    assert {c.key for c in charts} >= {"compare_digits", "compare_variety", "compare_fid"}
+    assert len(charts) == 7 and all('"name":"Run 2' in c.proto.spec and '"name":"Run 1' in c.proto.spec
                                     for c in charts)
+    digits = next(c for c in charts if c.key == "compare_digits").proto.spec
+    assert '"name":"Run 2 (step 30)"' in digits and '"name":"Run 1 (step 30)"' in digits
     table = at.table[0].value
     assert list(table["setting"]) == ["Generator learning rate"]
     assert list(table["Run 2"]) == ["0.001"] and list(table["Run 1"]) == ["0.0005"]
