@@ -201,22 +201,26 @@ def fid_figure(series: dict[str, list[float]], upto: int = 0) -> go.Figure:
                    yaxis=LOG_AXIS)
 
 
-def class_figure(histogram: list[float], digits: list[int], step: int | None = None) -> go.Figure:
-    """The mode-collapse meter: the share of samples that look like a real image of each digit, and the unsure
-    rest, with the chosen digits' fair share dotted. Chosen digits in colour, the others grey."""
+def class_figure(read_as: list[float], looks_real: list[float], digits: list[int],
+                 step: int | None = None) -> go.Figure:
+    """The mode-collapse meter: for each digit, the share of samples read as it (light) and, inside that bar, the
+    share that also looks like a real one (solid), with the chosen digits' fair share dotted. Chosen digits in
+    colour, the others grey. So a grid of clear but grey-backgrounded 3s shows a tall light bar at 3, not
+    "unsure"."""
     fair = 1 / len(digits)
-    unsure = max(0.0, 1 - sum(histogram))
-    bars = dict(type="bar", x=[str(d) for d in range(10)] + ["unsure"], y=[round(v, 4) for v in [*histogram, unsure]],
-                marker=dict(color=[DIGIT_COLORS[d] if d in digits else "#cccccc" for d in range(10)] + ["#888888"]),
-                name="share read as", hovertemplate="%{x}: %{y:.0%}<extra></extra>")
+    colours = [DIGIT_COLORS[d] if d in digits else "#cccccc" for d in range(10)]
+    common = dict(type="bar", x=[str(d) for d in range(10)], marker=dict(color=colours))
+    bars = [dict(y=[round(v, 4) for v in read_as], name="read as it", opacity=0.35,
+                 hovertemplate="%{x}: %{y:.0%} read as it<extra></extra>", **common),
+            dict(y=[round(v, 4) for v in looks_real], name="looks like a real one (solid)", width=0.5,
+                 hovertemplate="%{x}: %{y:.0%} look like a real one<extra></extra>", **common)]
     line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=fair, y1=fair, line=dict(color="gray", dash="dot"))
     note = dict(text=f"fair share {fair:.0%}", xref="paper", x=1, xanchor="right", yref="y", y=fair, yanchor="bottom",
                 showarrow=False, font=dict(color="gray"), bgcolor="rgba(255,255,255,0.8)")  # readable over a bar
     title = "Digits G draws (mode collapse)" + (f" at step {step:,}" if step is not None else "")
-    return _figure([bars], title, "share of samples",
+    return _figure(bars, title, "share of samples", barmode="overlay",
                    xaxis=dict(title=dict(text="digit the classifier reads"), type="category"),
-                   yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], annotations=[note], hovermode="closest",
-                   showlegend=False)
+                   yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], annotations=[note], hovermode="closest")
 
 
 def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: bool,

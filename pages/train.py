@@ -56,18 +56,20 @@ if "setup_next" in ss:  # asked for by the last run (Start folds it, Reset opens
 if not presenting:
     with st.expander("Lessons: watch a GAN fail on purpose, then fix it", icon=":material/school:"):
         teach.picker(active)
-teach.ready(job)
-with st.expander("Setup", expanded=job is None and not presenting, key="setup_open", on_change="rerun",
-                 icon=":material/tune:"):
-    form.preset_picker()
-    teach.setup_note()
-    form.planned_changes()
-    action = form.render(active)
-    if active:
-        st.caption("A run is going: stop or reset it to start another.")
+ready = teach.ready(job)
+action = None
+if not (presenting and active):  # on a projector, a running run's setup only takes the screen from its charts
+    with st.expander("Setup", expanded=job is None and not presenting, key="setup_open", on_change="rerun",
+                     icon=":material/tune:"):
+        form.preset_picker()
+        teach.setup_note()
+        form.planned_changes()
+        action = form.render(active)
+        if active:
+            st.caption("A run is going: stop or reset it to start another.")
 if ss.pop("quick_start", False) and not active:
     action = "start"
 if action:
     start_or_share(action)
 
-live.show()
+live.show(lesson_ready=ready)

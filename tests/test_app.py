@@ -41,7 +41,7 @@ def test_no_digit_picked_shows_the_engine_message_and_starts_nothing():
     start(at)
     assert "Digits" in errors(at) and "pick at least one digit" in errors(at)
     assert session(at).job is None and not status(at)
-    assert "Choose a setup above" in at.info[0].value
+    assert "choose a setup above" in at.info[0].value
 
 
 def test_malformed_layer_sizes_show_the_field_and_start_nothing():
@@ -167,7 +167,7 @@ def test_pause_resume_stop_and_reset_from_the_page():
     assert session(at).current.steps > 0  # a stopped run is kept too
     button(at, "Reset").click().run()
     assert not status(at) and session(at).job is None
-    assert "Choose a setup above" in at.info[0].value
+    assert "choose a setup above" in at.info[0].value
 
 
 def test_live_changes_apply_to_the_running_job():

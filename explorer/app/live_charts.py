@@ -24,7 +24,8 @@ def figures(view: JobView, cfg: GANConfig) -> dict[str, go.Figure]:
     if view.readings:
         last, series = view.readings[-1], quality.series(view.readings)
         out.update({"chart_share": charts.share_figure(series, cfg.digits, view.step),
-                    "chart_classes": charts.class_figure(last.looks_real_histogram, cfg.digits, last.step),
+                    "chart_classes": charts.class_figure(last.histogram, last.looks_real_histogram, cfg.digits,
+                                                         last.step),
                     "chart_fid": charts.fid_figure(series, view.step),
                     "chart_dhist": charts.d_histogram_figure(last.d_real.tolist(), last.d_fake.tolist(),
                                                              last.probabilities, series, view.step, last.step)})

@@ -22,11 +22,12 @@ ENDED = {Status.FINISHED: st.success, Status.STOPPED: st.warning, Status.DIVERGE
          Status.COLLAPSED: st.error, Status.FAILED: st.error}
 
 
-def show() -> None:
+def show(lesson_ready: bool = False) -> None:
     job = state.job()
     if job is None:
-        st.info("Choose a setup above and press **Start training**. The charts and samples appear here "
-                "and update every second while the GAN trains.", icon=":material/play_circle:")
+        start = "press **Start this lesson**" if lesson_ready else "choose a setup above and press **Start training**"
+        st.info(f"To train, {start}. The charts and samples appear here and update every second while the GAN "
+                "trains.", icon=":material/play_circle:")
         return
     polling = not job.done and not job.paused
     st.fragment(_live, run_every=POLL_SECONDS if polling else None)(polling)
@@ -40,25 +41,46 @@ def _live(polling: bool) -> None:
     if view.done and (polling or not state.session().adopted):
         st.rerun()  # full rerun: the sidebar adopts the new generator, and polling stops
     _controls(job, view)  # in presenter mode too: a teacher pauses to explain, or stops, in front of the class
-    show_settings = not presenter.active()  # presenter mode folds the settings, results and film strip away
+    if presenter.active():
+        _presented(job, view)
+        return
     teach.now(job, view)
     if view.done:
         ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
-        if show_settings:
-            _results(job)
-    elif view.status != Status.QUEUED and show_settings:
+        _results(job)
+    elif view.status != Status.QUEUED:
         _live_changes(job, view)
     teach.card(job, view)
-    if not view.history.get("step"):
-        if view.status != Status.QUEUED:
-            st.caption("Waiting for the first steps...")
+    if not _started(view):
         return
     figures = live_charts.figures(view, job.cfg)
     _grid_and_loss(job, view, figures)
     _quality(job, view, figures)
     _more_charts(view, figures)
-    if show_settings:
-        _film_strip(job, view)
+    _film_strip(job, view)
+
+
+def _presented(job: Job, view: JobView) -> None:
+    """Presenter mode, for a projector: the samples and the loss first, where a class looks, then what is happening
+    now in large type, the lesson, and the meter; the settings, results and film strip fold away."""
+    if _started(view):
+        figures = live_charts.figures(view, job.cfg)
+        _grid_and_loss(job, view, figures)
+    teach.now(job, view)
+    if view.done:
+        ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
+    teach.card(job, view)
+    if _started(view):
+        _quality(job, view, figures)
+        _more_charts(view, figures)
+
+
+def _started(view: JobView) -> bool:
+    if view.history.get("step"):
+        return True
+    if view.status != Status.QUEUED:
+        st.caption("Waiting for the first steps...")
+    return False
 
 
 def _controls(job: Job, view: JobView) -> None:
@@ -139,12 +161,14 @@ def _live_changes(job: Job, view: JobView) -> None:
 def _grid_and_loss(job: Job, view: JobView, figures: dict) -> None:
     latest = view.snapshots[-1]
     big = presenter.active()
-    left, right = st.columns([1, 1] if big else [2, 3])
+    left, right = st.columns([1, 1.4] if big else [2, 3])
     with left:
-        png = _png(job, latest, scale=4 if big else 2)
+        png = _png(job, latest, scale=2)
         rows = (f"one row per digit ({', '.join(map(str, job.cfg.digits))})"
                 if job.cfg.conditional else "the same 64 latent points every time")
-        st.image(png, caption=f"Samples at step {latest.step:,}: {rows}", output_format="PNG")
+        # in presenter mode as tall as the chart beside it: both fit a projector's screen under the controls
+        st.image(png, caption=f"Samples at step {latest.step:,}: {rows}", output_format="PNG",
+                 width=presenter.CHART_HEIGHT - 40 if big else "stretch")
         if not big:
             st.download_button("Download this grid (PNG)", png, f"{job.name}-step{latest.step}.png", "image/png",
                                on_click="ignore", key="dl_grid", icon=":material/download:")
@@ -249,3 +273,4 @@ def _results(job: Job) -> None:
             state.set_current(run)
             st.switch_page("pages/latent.py")
     widgets.run_downloads(run, key="live")
+    st.divider()  # room for the sample grid's own toolbar (fullscreen), which sits just above the picture

@@ -68,13 +68,13 @@ def form_lesson() -> tuple[lessons.Lesson | None, bool]:
     return (lessons.get(name), bool(fix_of)) if name else (None, False)
 
 
-def ready(job: Job | None) -> None:
+def ready(job: Job | None) -> bool:
     """Before its run, the card of the lesson the form holds (a lesson link opens here): what it shows, what to
     watch, the fix, and one click to start. It stands above the setup, so presenter mode, which folds the
-    setup away, still shows it."""
+    setup away, still shows it. True when it was shown."""
     lesson, fixed = form_lesson()
     if lesson is None or job is not None:
-        return
+        return False
     with st.container(border=True):
         st.markdown(f"#### Lesson: {lesson.title}" + (" — the fix" if fixed else ""))
         st.markdown(lesson.summary)
@@ -86,6 +86,7 @@ def ready(job: Job | None) -> None:
                 st.markdown(f"**The fix, to try next:** {lesson.fix_text}")
         st.button("Start the fix" if fixed else "Start this lesson", key="start_lesson", type="primary",
                   icon=":material/play_arrow:", on_click=_start_from_card)
+    return True
 
 
 def _start_from_card() -> None:
