@@ -121,7 +121,7 @@ def dynamics_figure(history: dict[str, list[float]], marks=()) -> go.Figure:
 
 def along_figure(t: list[float], d_scores: dict[str, list[float]], probabilities: list[list[float]],
                  probability_label: str, critic: bool) -> go.Figure:
-    """Along an interpolation: D's score for each mode (left axis) and the classifier's probability of each
+    """Along an interpolation: D's score for each mode (left axis) and the digit reader's probability of each
     digit that ever passes 10% (right axis), with a dotted line where the digit read changes identity."""
     modes = {"lerp": ("D: linear (lerp)", D_COLOR, "dot"), "slerp": ("D: spherical (slerp)", D_COLOR, None)}
     traces = [_line(t, scores, modes[m][0], modes[m][1], dash=modes[m][2]) for m, scores in d_scores.items()]
@@ -136,11 +136,11 @@ def along_figure(t: list[float], d_scores: dict[str, list[float]], probabilities
                    yanchor="bottom", showarrow=False, font=dict(color="gray"))
               for i in range(1, len(read)) if read[i] != read[i - 1]]
     y_title = "critic score" if critic else "D(G(z)): P(real)"
-    return _figure(traces, "Along the path: D's verdict and the digit the classifier reads", y_title,
+    return _figure(traces, "Along the path: D's verdict and the digit read", y_title,
                    xaxis=dict(title=dict(text="fraction of the way from A to B"), range=[0, 1]),
                    yaxis=dict(range=None if critic else [0, 1]),
                    yaxis2=dict(range=[0, 1], overlaying="y", side="right", showgrid=False,
-                               title=dict(text="classifier probability")),
+                               title=dict(text="probability read as")),
                    shapes=changes, annotations=labels, hovermode="x")
 
 
@@ -163,7 +163,7 @@ def digits_compare_figure(histograms: dict[str, list[float]], digits: list[int],
     fair = 1 / len(digits)
     line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=fair, y1=fair, line=dict(color="gray", dash="dot"))
     return _figure(bars, "Digits drawn (mode collapse): share of samples read as each", "share of samples",
-                   barmode="group", xaxis=dict(title=dict(text="digit the classifier reads"), type="category"),
+                   barmode="group", xaxis=dict(title=dict(text="digit read"), type="category"),
                    yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], hovermode="closest")
 
 
@@ -219,7 +219,7 @@ def class_figure(read_as: list[float], looks_real: list[float], digits: list[int
                 showarrow=False, font=dict(color="gray"), bgcolor="rgba(255,255,255,0.8)")  # readable over a bar
     title = "Digits G draws (mode collapse)" + (f" at step {step:,}" if step is not None else "")
     return _figure(bars, title, "share of samples", barmode="overlay",
-                   xaxis=dict(title=dict(text="digit the classifier reads"), type="category"),
+                   xaxis=dict(title=dict(text="digit read"), type="category"),
                    yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], annotations=[note], hovermode="closest")
 
 

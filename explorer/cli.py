@@ -65,7 +65,9 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the presets").set_defaults(run=cmd_presets)
 
-    c = sub.add_parser("train-classifier", help="train the metrics classifier and report held-out accuracy")
+    c = sub.add_parser("train-classifier", help="train the metrics classifier (or, with --reader, the digit reader) "
+                       "and report held-out accuracy")
+    c.add_argument("--reader", action="store_true", help="train the digit reader (models/reader.safetensors)")
     c.add_argument("--epochs", type=int, default=None)
     c.add_argument("--out", type=Path, default=None)
     c.add_argument("--seed", type=int, default=0)
@@ -195,10 +197,11 @@ def cmd_presets(args) -> int:
 
 
 def cmd_train_classifier(args) -> int:
-    from . import classifier
+    from . import classifier, reader
 
     kwargs = {k: v for k, v in (("epochs", args.epochs), ("out", args.out)) if v is not None}
-    report = classifier.train_classifier(source=data_source(args), root=args.data_root, seed=args.seed, **kwargs)
+    train = reader.train_reader if args.reader else classifier.train_classifier
+    report = train(source=data_source(args), root=args.data_root, seed=args.seed, **kwargs)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -4,9 +4,9 @@ import streamlit as st
 import torch
 
 from explorer import charts, images, inversion, latent, metrics
-from explorer.classifier import load_classifier
 from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
+from explorer.reader import load_reader
 from explorer.ui import explore
 from explorer.ui.widgets import KEEP
 
@@ -27,8 +27,8 @@ def strip_tab(run) -> None:
     n = st.slider("Frames", 4, 24, 12, key="strip_frames", **KEEP)
     t = torch.linspace(0, 1, n)
     labels = labels_between(run, a, b, t)
-    classifier = load_classifier()
-    seen = {mode: latent.look(run.G, run.cfg, latent.interpolate(a.z, b.z, n, mode), labels, run.D, classifier)
+    reader = load_reader()
+    seen = {mode: latent.look(run.G, run.cfg, latent.interpolate(a.z, b.z, n, mode), labels, run.D, reader)
             for mode in ("lerp", "slerp")}
     for mode, title in (("lerp", "Linear (lerp): a straight line, through the prior's thin middle"),
                         ("slerp", "Spherical (slerp): along the arc, keeping |z| typical")):
@@ -36,14 +36,14 @@ def strip_tab(run) -> None:
         st.image(picture, caption=f"{title} · from {a.name} to {b.name}", width="stretch", output_format="PNG")
         st.download_button(f"Download the {mode} strip (PNG)", picture, f"{mode}-strip.png", "image/png",
                            on_click="ignore", key=f"dl_{mode}", icon=":material/download:")
-    chart_mode = st.segmented_control("Classifier readings along", ["slerp", "lerp"], default="slerp",
+    chart_mode = st.segmented_control("Digit readings along", ["slerp", "lerp"], default="slerp",
                                       key="strip_chart_mode", required=True, **KEEP)
     d_scores = {m: s.d_scores.tolist() for m, s in seen.items() if s.d_scores is not None}
     st.plotly_chart(charts.along_figure(t.tolist(), d_scores, seen[chart_mode].probabilities.tolist(), chart_mode,
                                         critic=not LOSSES[run.cfg.ended().loss].probabilities), key="chart_along")
-    st.caption("Dotted lines mark where the digit the classifier reads changes identity. A dip in D's verdict "
+    st.caption("Dotted lines mark where the digit read changes identity. A dip in D's verdict "
                "mid-way shows the path crossing images D finds unconvincing." if d_scores else
-               "Dotted lines mark where the digit the classifier reads changes identity. This checkpoint has no "
+               "Dotted lines mark where the digit read changes identity. This checkpoint has no "
                "discriminator, so D's verdict is not shown.")
 
 

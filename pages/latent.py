@@ -4,9 +4,9 @@ import streamlit as st
 import torch
 
 from explorer import images, inversion, latent
-from explorer.classifier import load_classifier
 from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
+from explorer.reader import load_reader
 from explorer.ui import explore
 from explorer.ui.widgets import KEEP
 
@@ -62,17 +62,17 @@ def principal_sliders(run) -> None:
 
 def attribute_sliders(run) -> None:
     found = explore.attributes(run)
-    st.caption("Directions fitted on 3,000 samples labelled by ink mass, slant and the metrics classifier's digit.")
+    st.caption("Directions fitted on 3,000 samples labelled by ink mass, slant and the digit they are read as.")
     for a in found:
         explore.offset_slider(f"lat_attr_{a.key}", a.label, help=a.effect)
 
 
 def show_point(run, z, digit) -> None:
-    seen = latent.look(run.G, run.cfg, z, digit, run.D, load_classifier())
+    seen = latent.look(run.G, run.cfg, z, digit, run.D, load_reader())
     image = seen.images[0]
     st.image(images.grid_png(image[None], scale=10, padding=0), width=280, output_format="PNG")
     a, b = st.columns(2)
-    a.metric("Classifier reads", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off",
+    a.metric("Read as", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off",
              delta_arrow="off")
     if seen.d_scores is not None:
         scale = "P(real)" if LOSSES[run.cfg.ended().loss].probabilities else "critic score"

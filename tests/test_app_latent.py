@@ -73,7 +73,7 @@ def test_the_latent_page_opens_a_demo_with_a_slider_per_dimension():
     assert sum(s.key.startswith("lat_pc_") for s in at.slider) == 10
     assert {s.key for s in at.slider} >= {"lat_attr_thickness", "lat_attr_slant"}
     labels = [m.label for m in at.metric]
-    assert labels == ["Classifier reads", "D's verdict"]
+    assert labels == ["Read as", "D's verdict"]
     assert at.metric[0].value == "3"  # the demo's digit, read by the metrics classifier
     assert captioned(at, "Neighbourhood") and captioned(at, "Memorization check")
     assert "not a copy" in " ".join(c.value for c in at.caption)
@@ -159,7 +159,7 @@ def test_a_point_link_opens_the_demo_and_the_point():
 def test_a_garbage_point_link_warns_and_the_page_still_works(params, words):
     at = page("latent", **params)
     assert words in at.warning[0].value
-    assert at.metric[0].label == "Classifier reads"
+    assert at.metric[0].label == "Read as"
 
 
 def test_a_conditional_demo_draws_the_picked_digit():

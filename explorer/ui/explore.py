@@ -20,9 +20,9 @@ from .. import data, demos, images, inversion, latent
 from ..app import points
 from ..app.runs import Run
 from ..checkpoints import CheckpointError
-from ..classifier import load_classifier
 from ..config import MAX_SEED
 from ..directions import Attribute, Directions, attribute_directions, principal_directions
+from ..reader import load_reader
 from . import state
 from .widgets import KEEP
 
@@ -91,7 +91,7 @@ def directions(run: Run) -> Directions:
 def attributes(run: Run) -> list[Attribute]:
     if "attributes" not in run.cache:
         with st.spinner("Labelling 3,000 samples for the attribute directions (once per model)..."):
-            run.cache["attributes"] = attribute_directions(run.G, run.cfg, load_classifier())
+            run.cache["attributes"] = attribute_directions(run.G, run.cfg, load_reader())
     return run.cache["attributes"]
 
 

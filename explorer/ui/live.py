@@ -245,10 +245,11 @@ def _quality(job: Job, view: JobView, figures: dict) -> None:
         presenter.chart(figures["chart_fid"], key="chart_fid")
         presenter.chart(figures["chart_dhist"], key="chart_dhist")
     if not presenter.active():
-        st.caption(f"Every few seconds of training the metrics classifier scores {len(last.d_fake)} samples from "
-                   f"fixed noise; the charts' newest reading is from step {last.step:,} (a pause takes one at once). "
-                   "A sample is read as a digit when that is the classifier's best guess; it looks like a real one "
-                   "when the classifier is 90% sure and its features lie where real digits' do; variety compares "
+        st.caption(f"Every few seconds of training, {len(last.d_fake)} samples from fixed noise are scored"
+                   f"; the charts' newest reading is from step {last.step:,} (a pause takes one at once). "
+                   "A sample is read as a digit when a digit reader trained to read as people do (noise and grey "
+                   "backgrounds included) reads it so; it looks like a real one when a classifier trained on clean "
+                   "digits alone is 90% sure and its features lie where real digits' do; variety compares "
                    "the samples' pixel spread with real digits'. "
                    "The Fréchet distance compares the classifier's features of samples and real digits; the "
                    "dotted floor is what real digits score. When D's two histograms sit apart, D tells real from "
