@@ -15,5 +15,5 @@ page = st.navigation([
             url_path="interpolation"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ])
-sidebar.show(poll_job=page.url_path != "train")
+sidebar.show(page.url_path, poll_job=page.url_path != "train")
 page.run()

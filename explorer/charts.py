@@ -121,7 +121,7 @@ def dynamics_figure(history: dict[str, list[float]], marks=()) -> go.Figure:
 
 def along_figure(t: list[float], d_scores: dict[str, list[float]], probabilities: list[list[float]],
                  probability_label: str, critic: bool) -> go.Figure:
-    """Along an interpolation: D's score for each mode (left axis) and the classifier's probability of each
+    """Along an interpolation: D's score for each mode (left axis) and the digit reader's probability of each
     digit that ever passes 10% (right axis), with a dotted line where the digit read changes identity."""
     modes = {"lerp": ("D: linear (lerp)", D_COLOR, "dot"), "slerp": ("D: spherical (slerp)", D_COLOR, None)}
     traces = [_line(t, scores, modes[m][0], modes[m][1], dash=modes[m][2]) for m, scores in d_scores.items()]
@@ -136,11 +136,11 @@ def along_figure(t: list[float], d_scores: dict[str, list[float]], probabilities
                    yanchor="bottom", showarrow=False, font=dict(color="gray"))
               for i in range(1, len(read)) if read[i] != read[i - 1]]
     y_title = "critic score" if critic else "D(G(z)): P(real)"
-    return _figure(traces, "Along the path: D's verdict and the digit the classifier reads", y_title,
+    return _figure(traces, "Along the path: D's verdict and the digit read", y_title,
                    xaxis=dict(title=dict(text="fraction of the way from A to B"), range=[0, 1]),
                    yaxis=dict(range=None if critic else [0, 1]),
                    yaxis2=dict(range=[0, 1], overlaying="y", side="right", showgrid=False,
-                               title=dict(text="classifier probability")),
+                               title=dict(text="probability read as")),
                    shapes=changes, annotations=labels, hovermode="x")
 
 
@@ -151,6 +151,20 @@ def compare_figure(histories: dict[str, dict[str, list[float]]], key: str, title
                     DIGIT_COLORS[i % len(DIGIT_COLORS)], mode="lines" if smoothed else "lines+markers")
               for i, (name, h) in enumerate(histories.items())]
     return _figure(traces, title, y_title, **layout)
+
+
+def digits_compare_figure(histograms: dict[str, list[float]], digits: list[int], steps: dict[str, int]) -> go.Figure:
+    """The digits each run draws (the share of samples read as each chosen digit), side by side: the mode-collapse
+    meter for a comparison. `steps`: the step each run's reading was taken at."""
+    bars = [dict(type="bar", name=f"{name} (step {steps[name]:,})", x=[str(d) for d in digits],
+                 y=[round(hist[d], 4) for d in digits], marker=dict(color=DIGIT_COLORS[i % len(DIGIT_COLORS)]),
+                 hovertemplate="%{x}: %{y:.0%}<extra>" + name + "</extra>")
+            for i, (name, hist) in enumerate(histograms.items())]
+    fair = 1 / len(digits)
+    line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=fair, y1=fair, line=dict(color="gray", dash="dot"))
+    return _figure(bars, "Digits drawn (mode collapse): share of samples read as each", "share of samples",
+                   barmode="group", xaxis=dict(title=dict(text="digit read"), type="category"),
+                   yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], hovermode="closest")
 
 
 # ---- the live quality meter (explorer.quality readings) --------------------------------------
@@ -187,25 +201,30 @@ def fid_figure(series: dict[str, list[float]], upto: int = 0) -> go.Figure:
                    yaxis=LOG_AXIS)
 
 
-def class_figure(histogram: list[float], digits: list[int]) -> go.Figure:
-    """The mode-collapse meter: the share of samples that look like a real image of each digit, and the unsure
-    rest, with the chosen digits' fair share dotted. Chosen digits in colour, the others grey."""
+def class_figure(read_as: list[float], looks_real: list[float], digits: list[int],
+                 step: int | None = None) -> go.Figure:
+    """The mode-collapse meter: for each digit, the share of samples read as it (light) and, inside that bar, the
+    share that also looks like a real one (solid), with the chosen digits' fair share dotted. Chosen digits in
+    colour, the others grey. So a grid of clear but grey-backgrounded 3s shows a tall light bar at 3, not
+    "unsure"."""
     fair = 1 / len(digits)
-    unsure = max(0.0, 1 - sum(histogram))
-    bars = dict(type="bar", x=[str(d) for d in range(10)] + ["unsure"], y=[round(v, 4) for v in [*histogram, unsure]],
-                marker=dict(color=[DIGIT_COLORS[d] if d in digits else "#cccccc" for d in range(10)] + ["#888888"]),
-                name="share read as", hovertemplate="%{x}: %{y:.0%}<extra></extra>")
+    colours = [DIGIT_COLORS[d] if d in digits else "#cccccc" for d in range(10)]
+    common = dict(type="bar", x=[str(d) for d in range(10)], marker=dict(color=colours))
+    bars = [dict(y=[round(v, 4) for v in read_as], name="read as it", opacity=0.35,
+                 hovertemplate="%{x}: %{y:.0%} read as it<extra></extra>", **common),
+            dict(y=[round(v, 4) for v in looks_real], name="looks like a real one (solid)", width=0.5,
+                 hovertemplate="%{x}: %{y:.0%} look like a real one<extra></extra>", **common)]
     line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=fair, y1=fair, line=dict(color="gray", dash="dot"))
     note = dict(text=f"fair share {fair:.0%}", xref="paper", x=1, xanchor="right", yref="y", y=fair, yanchor="bottom",
                 showarrow=False, font=dict(color="gray"), bgcolor="rgba(255,255,255,0.8)")  # readable over a bar
-    return _figure([bars], "Digits G draws (mode collapse)", "share of samples",
-                   xaxis=dict(title=dict(text="digit the classifier reads"), type="category"),
-                   yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], annotations=[note], hovermode="closest",
-                   showlegend=False)
+    title = "Digits G draws (mode collapse)" + (f" at step {step:,}" if step is not None else "")
+    return _figure(bars, title, "share of samples", barmode="overlay",
+                   xaxis=dict(title=dict(text="digit read"), type="category"),
+                   yaxis=dict(range=[0, 1], tickformat=".0%"), shapes=[line], annotations=[note], hovermode="closest")
 
 
 def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: bool,
-                       series: dict[str, list[float]], upto: int = 0) -> go.Figure:
+                       series: dict[str, list[float]], upto: int = 0, step: int | None = None) -> go.Figure:
     """Left: histograms of D's outputs on real images and on fakes now. Right: their overlap over steps."""
     span = dict(start=0, end=1, size=0.05) if probabilities else None
     common = dict(type="histogram", opacity=0.6, histnorm="probability", xbins=span, bingroup=1)
@@ -214,7 +233,8 @@ def d_histogram_figure(d_real: list[float], d_fake: list[float], probabilities: 
               _line(series.get("step", []), series.get("overlap", []), "overlap of the two", "gray", width=1.5,
                     xaxis="x2", yaxis="y2", mode="lines+markers")]
     x_title = "D(x): P(real)" if probabilities else "critic score"
-    return _figure(traces, "D's outputs now, and their overlap", "share",
+    now = f"at step {step:,}" if step is not None else "now"
+    return _figure(traces, f"D's outputs {now}, and their overlap", "share",
                    barmode="overlay", hovermode="closest",
                    xaxis=dict(title=dict(text=x_title), domain=[0, 0.55], range=[0, 1] if probabilities else None),
                    xaxis2=dict(title=dict(text="step"), domain=[0.72, 1], anchor="y2",

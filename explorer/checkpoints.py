@@ -74,7 +74,8 @@ def save(path, cfg: GANConfig, G, D=None, meta: dict | None = None, sidecar: boo
 
 
 def save_trainer(trainer, path, sidecar: bool = False, **meta) -> Path:
-    return save(path, trainer.cfg, trainer.generator, trainer.D, trainer_meta(trainer, **meta), sidecar)
+    return save(path, trainer.recorded_config(), trainer.generator, trainer.D, trainer_meta(trainer, **meta),
+                sidecar)
 
 
 def load(source, device: str | torch.device = "cpu") -> Checkpoint:

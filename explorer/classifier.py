@@ -1,7 +1,9 @@
-"""The metrics classifier: a small CNN that reads generated digits, trained on real MNIST.
+"""The metrics classifier: a small CNN trained on clean, real MNIST; its features tell what looks like a real
+digit (explorer.metrics: "looks real" and the Fréchet distance). The digit reader (explorer.reader) is the
+same network trained to read digits as a person does, grey backgrounds and noise included.
 
 The shipped weights live in models/classifier.safetensors (rebuild: `python -m explorer train-classifier`).
-They are read with safetensors only, never with torch.load / pickle. explorer.metrics scores samples with it.
+They are read with safetensors only, never with torch.load / pickle.
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ class ClassifierError(RuntimeError):
 
 # ---- the classifier ------------------------------------------------------------------
 class DigitClassifier(nn.Module):
-    """Three 3x3 conv blocks, a 128-d feature layer and a linear head over the ten digits."""
+    """Three 3x3 conv blocks, a 128-d feature layer and a linear head over the ten digits (and, for the digit
+    reader, an eleventh class: no digit)."""
 
-    def __init__(self):
+    def __init__(self, classes: int = 10):
         super().__init__()
         self.conv = nn.Sequential(
             _block(1, 32), nn.MaxPool2d(2),   # 28 -> 14
@@ -46,7 +49,7 @@ class DigitClassifier(nn.Module):
         )
         self.fc = nn.Linear(64 * 3 * 3, FEATURES)
         self.drop = nn.Dropout(0.3)
-        self.head = nn.Linear(FEATURES, 10)
+        self.head = nn.Linear(FEATURES, classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 784) or (B, 1, 28, 28) floats in [0, 1] -> the penultimate features (B, 128)."""
@@ -54,7 +57,7 @@ class DigitClassifier(nn.Module):
         return F.relu(self.fc(self.conv(x).flatten(1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images as for `features` -> logits (B, 10)."""
+        """Images as for `features` -> logits (B, classes)."""
         return self.head(self.drop(self.features(x)))
 
 
@@ -64,19 +67,20 @@ def _block(n_in: int, n_out: int) -> nn.Sequential:
 
 def load_classifier(device: str | torch.device = "cpu", path: str | Path = WEIGHTS) -> DigitClassifier:
     """The trained classifier in eval mode, read once per process, device and file."""
-    return _load(str(torch.device(device)), Path(path).resolve())
+    return load_weights(str(torch.device(device)), Path(path).resolve(), 10, "python -m explorer train-classifier")
 
 
-@functools.cache  # one shared instance, so `reference`'s cache (keyed by the model) hits
-def _load(device: str, path: Path) -> DigitClassifier:
-    rebuild = "Rebuild it with `python -m explorer train-classifier`."
+@functools.cache  # one shared instance per file, so `reference`'s cache (keyed by the model) hits
+def load_weights(device: str, path: Path, classes: int, rebuild_with: str) -> DigitClassifier:
+    """A DigitClassifier of `classes` from safetensors weights, every tensor checked; ClassifierError otherwise."""
+    rebuild = f"Rebuild it with `{rebuild_with}`."
     if not path.exists():
         raise ClassifierError(f"no classifier weights at {path}. {rebuild}")
     try:
         tensors = load_file(str(path), device=str(device))
     except Exception as e:  # a truncated or foreign file
         raise ClassifierError(f"{path} is not a readable safetensors file ({e}). {rebuild}") from e
-    model = DigitClassifier()
+    model = DigitClassifier(classes)
     expected = model.state_dict()
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
@@ -98,13 +102,13 @@ def save_classifier(model: DigitClassifier, path: str | Path) -> None:
     save_file(tensors, str(tmp), metadata={"model": "DigitClassifier", "features": str(FEATURES)})
     tmp.chmod(0o644)  # safetensors writes owner-only; the file is shipped in the repo
     tmp.replace(path)  # atomic, so a running app never reads half a file
-    _load.cache_clear()  # the metrics' caches are keyed by the classifier instance, so they miss from now on
+    load_weights.cache_clear()  # the metrics' caches are keyed by the classifier instance, so they miss from now on
 
 
 # ---- training ------------------------------------------------------------------------
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Random rotation (±12°), scale (±10%), shear and shift (±3 px) for a whole batch (B, 1, 28, 28),
-    so the classifier also reads the slightly off-centre, slanted digits a GAN draws."""
+    so the classifier also reads the slightly off-centre, slanted digits a GAN draws. Labels unchanged."""
     b = x.shape[0]
 
     def uniform(*shape, lo=-1.0):
@@ -118,7 +122,7 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     theta = torch.stack([torch.stack([cos, -sin + shear, shift[:, 0]], 1),
                          torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+    return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False), y
 
 
 def train_classifier(source: str = data_mod.EMBEDDED, root: str | None = None, epochs: int = EPOCHS,
@@ -128,6 +132,13 @@ def train_classifier(source: str = data_mod.EMBEDDED, root: str | None = None, e
     Embedded sample: trains on `classifier_split`'s train part, reports on its held-out part.
     Full MNIST: trains on the 60k training split, reports on the 10k test split.
     """
+    return fit(DigitClassifier(), augment, source, root, epochs, out, seed, progress, "train-classifier")
+
+
+def fit(model: DigitClassifier, batch, source: str, root: str | None, epochs: int, out: str | Path, seed: int,
+        progress, command: str) -> dict:
+    """Train `model` on real digits; `batch(x, y, generator) -> (x, y)` makes each training batch (augmented, and
+    for the digit reader, degraded and mixed with non-digits). Saves it with a .json record; returns its scores."""
     if source == data_mod.EMBEDDED:
         train, held = data_mod.classifier_split(data_mod.load(source))
     else:
@@ -136,7 +147,6 @@ def train_classifier(source: str = data_mod.EMBEDDED, root: str | None = None, e
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # weight init and dropout
         gen = torch.Generator().manual_seed(seed)
-        model = DigitClassifier()
         x, y = train.images.float().div(255).reshape(-1, 1, 28, 28), train.labels
         steps = epochs * math.ceil(len(y) / BATCH)
         opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
@@ -147,7 +157,8 @@ def train_classifier(source: str = data_mod.EMBEDDED, root: str | None = None, e
             total = 0.0
             for i in range(0, len(y), BATCH):
                 idx = order[i:i + BATCH]
-                loss = F.cross_entropy(model(augment(x[idx], gen)), y[idx], label_smoothing=0.05)
+                xb, yb = batch(x[idx], y[idx], gen)
+                loss = F.cross_entropy(model(xb), yb, label_smoothing=0.05)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -162,7 +173,7 @@ def train_classifier(source: str = data_mod.EMBEDDED, root: str | None = None, e
     result = {"held_out_accuracy": round(acc, 4), "n_train": len(train), "n_held_out": len(held), "source": source,
               "seconds": round(seconds, 1)}
     record = {
-        "command": f"python -m explorer train-classifier --data {source} --epochs {epochs} --seed {seed}",
+        "command": f"python -m explorer {command} --data {source} --epochs {epochs} --seed {seed}",
         **result, "epochs": epochs, "seed": seed, "train_data": train.description,
         "held_out_data": held.description, "parameters": sum(p.numel() for p in model.parameters()),
         "sha256": hashlib.sha256(out.read_bytes()).hexdigest(), "torch": torch.__version__,
@@ -176,7 +187,7 @@ def train_classifier(source: str = data_mod.EMBEDDED, root: str | None = None, e
 def accuracy(model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of `images` (uint8 or [0, 1] floats) that `model` labels correctly."""
     x = as_float(images).to(device_of(model))
-    preds = torch.cat([model(c).argmax(1) for c in x.split(CHUNK)])
+    preds = torch.cat([model(c)[:, :10].argmax(1) for c in x.split(CHUNK)])  # the ten digits (a reader has 11)
     return (preds.cpu() == labels).float().mean().item()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoints, data, images, latent, presets
-from .config import Budget, ConfigError
+from .config import Budget, ConfigError, GANConfig
 from .progress import Status
 from .trainer import Trainer
 
@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a GAN and write a checkpoint")
     t.add_argument("--preset", default="default", help="a name from `presets`")
+    t.add_argument("--config", type=Path, help="a config file (the app's Config download, or a checkpoint's .json); "
+                   "its recorded live changes are replayed. --digits and --set still apply on top of it")
     t.add_argument("--digits", help="comma list, e.g. 3 or 0,1,2")
     t.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="any config field, e.g. --set g_lr=1e-3 --set g_layers=128,256")
@@ -63,7 +65,9 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the presets").set_defaults(run=cmd_presets)
 
-    c = sub.add_parser("train-classifier", help="train the metrics classifier and report held-out accuracy")
+    c = sub.add_parser("train-classifier", help="train the metrics classifier (or, with --reader, the digit reader) "
+                       "and report held-out accuracy")
+    c.add_argument("--reader", action="store_true", help="train the digit reader (models/reader.safetensors)")
     c.add_argument("--epochs", type=int, default=None)
     c.add_argument("--out", type=Path, default=None)
     c.add_argument("--seed", type=int, default=0)
@@ -106,13 +110,17 @@ def load_data(args) -> data.Digits:
 
 def cmd_train(args) -> int:
     changes = {"digits": args.digits} if args.digits is not None else {}
-    cfg = presets.get(args.preset).config(**changes).with_settings(args.settings)
+    if args.config is not None:
+        cfg = config_file(args.config).replace(**changes).with_settings(args.settings)
+    else:
+        cfg = presets.get(args.preset).config(**changes).with_settings(args.settings)
     digits = load_data(args)
     cfg = cfg.replace(data=digits.source)
     kind, amount = next((k, v) for k in ("steps", "epochs", "seconds") if (v := getattr(args, k)) is not None)
     budget = Budget(kind, amount)
     trainer = Trainer(cfg, digits)
-    print(f"training preset {args.preset} on digits {cfg.digits} for {amount} {kind} on {trainer.device}", flush=True)
+    source = f"config {args.config.name}" if args.config is not None else f"preset {args.preset}"
+    print(f"training {source} on digits {cfg.digits} for {amount} {kind} on {trainer.device}", flush=True)
     last = [0.0]
 
     def progress(m: dict) -> None:
@@ -127,6 +135,26 @@ def cmd_train(args) -> int:
     if trainer.reason:
         print(trainer.reason, file=sys.stderr)
     return 0 if status == Status.FINISHED else 1
+
+
+def config_file(path: Path) -> GANConfig:
+    """A config from a Config download ({...settings...}) or a checkpoint's .json ({"config": {...}, "meta": ...})."""
+    if not path.is_file():
+        raise ConfigError("config", f"no config file at {path}")
+    if path.stat().st_size > 1024 * 1024:
+        raise ConfigError("config", f"{path.name} is larger than 1 MB: not a config file")
+    raw = path.read_bytes()
+    try:
+        return GANConfig.from_json(raw)
+    except ConfigError as e:
+        from .untrusted_json import JSONProblem, parse_json
+        try:  # a checkpoint's .json holds the config under "config"
+            pair = parse_json(raw)
+        except JSONProblem:
+            raise e from None
+        if isinstance(pair, dict) and isinstance(pair.get("config"), dict):
+            return GANConfig.from_dict(pair["config"])
+        raise
 
 
 def progress_line(m: dict) -> str:
@@ -169,10 +197,11 @@ def cmd_presets(args) -> int:
 
 
 def cmd_train_classifier(args) -> int:
-    from . import classifier
+    from . import classifier, reader
 
     kwargs = {k: v for k, v in (("epochs", args.epochs), ("out", args.out)) if v is not None}
-    report = classifier.train_classifier(source=data_source(args), root=args.data_root, seed=args.seed, **kwargs)
+    train = reader.train_reader if args.reader else classifier.train_classifier
+    report = train(source=data_source(args), root=args.data_root, seed=args.seed, **kwargs)
     print(json.dumps(report, indent=2))
     return 0
 

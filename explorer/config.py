@@ -24,6 +24,7 @@ MAX_LAYERS = 6
 MAX_UNITS = 4096
 MAX_SEED = 2**31 - 1  # seeds are 31-bit everywhere: configs, seed boxes, links
 MAX_LATENT = 512
+LIVE_SETTINGS = ("g_lr", "d_lr", "loss", "d_steps")  # what may change while a run trains
 MAX_BATCH = 4096
 MAX_LIST_ITEMS = 64  # a typed list of numbers (layers, digits, milestones) never needs more
 MAX_LIST_TEXT = 4096  # characters of such a list, so a pasted novel is refused before it is split
@@ -100,6 +101,9 @@ class GANConfig:
     device: str = "auto"
     # bookkeeping
     snapshot_every: int = 50  # steps between sample snapshots
+    # Live changes, in order: {"step": s, "g_lr": ...} means the settings changed after s steps (the charts mark
+    # them there). A run records the ones made while it trained; a run from this config replays them.
+    live_changes: list[dict] = field(default_factory=list)
 
     # ---- construction -------------------------------------------------------------
     @classmethod
@@ -123,12 +127,23 @@ class GANConfig:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> GANConfig:
+    def from_json(cls, text: str | bytes) -> GANConfig:
+        """From a config file (the Config download): parsed as untrusted JSON, then validated."""
+        from .untrusted_json import JSONProblem, parse_json
+
         try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError("config", f"not valid JSON ({e})") from e
+            d = parse_json(text)
+        except JSONProblem as e:
+            raise ConfigError("config", f"the file {e}") from None
         return cls.from_dict(d)
+
+    def ended(self) -> GANConfig:
+        """The config in force at the end of the run: every live change applied (what the networks were trained
+        to last, e.g. which loss D's outputs answer to)."""
+        values = self.to_dict()
+        for change in self.live_changes:
+            values.update({k: v for k, v in change.items() if k != "step"})
+        return GANConfig.from_dict(values)
 
     def replace(self, **changes) -> GANConfig:
         """A validated copy with `changes` applied (values may be strings, as from a form)."""
@@ -167,6 +182,7 @@ class GANConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         _check_milestones("g_milestones", self.g_milestones)
         _check_milestones("d_milestones", self.d_milestones)
+        _check_live_changes(self.live_changes)
         if n_images is not None and self.batch_size > n_images:
             raise ConfigError("batch_size", f"{self.batch_size} is larger than the {n_images} images "
                                             f"of digits {self.digits}; use at most {n_images}")
@@ -250,6 +266,8 @@ def _coerce(name: str, value, typ: str):
     try:
         if typ == "list[int]":
             return parse_int_list(name, value)
+        if typ == "list[dict]":
+            return parse_live_changes(value)
         if typ == "bool":
             if isinstance(value, str):
                 low = value.strip().lower()
@@ -379,3 +397,76 @@ class Budget:
     def fraction(self, now: Elapsed) -> float:
         value = {"steps": now.step, "epochs": now.epoch_progress, "seconds": now.seconds}[self.kind]
         return min(1.0, value / self.amount)
+
+
+# ---- live changes ----------------------------------------------------------------------------------
+def parse_live_changes(value) -> list[dict]:
+    """"1200:g_lr=0.005,loss=hinge;2000:d_steps=2" (a link's form) or a list of dicts (a file's) -> a list of
+    {"step": 1200, "g_lr": 0.005, "loss": "hinge"}, ...; raises ConfigError. Counted before anything is built."""
+    name = "live_changes"
+    if isinstance(value, str):
+        if len(value) > MAX_LIST_TEXT:
+            raise ConfigError(name, f"is {len(value):,} characters long; at most {MAX_LIST_TEXT:,} are allowed")
+        entries = [e for e in value.split(";") if e.strip()]
+        if len(entries) > MAX_LIST_ITEMS:
+            raise ConfigError(name, f"lists {len(entries):,} changes; at most {MAX_LIST_ITEMS} are allowed")
+        parsed = []
+        for entry in entries:
+            step, sep, settings = entry.partition(":")
+            if not sep:
+                raise ConfigError(name, f"{_short(entry)} is not STEP:setting=value,...")
+            change = {"step": step.strip()}
+            for pair in settings.split(","):
+                key, eq, text = pair.partition("=")
+                if not eq:
+                    raise ConfigError(name, f"{_short(pair)} is not setting=value")
+                change[key.strip()] = text.strip()
+            parsed.append(change)
+        value = parsed
+    if not isinstance(value, list) or len(value) > MAX_LIST_ITEMS:
+        raise ConfigError(name, f"must be a list of at most {MAX_LIST_ITEMS} changes")
+    out = []
+    for change in value:
+        if not isinstance(change, dict) or "step" not in change:
+            raise ConfigError(name, f"{_short(change)} is not a change with a step")
+        unknown = sorted(set(change) - {"step", *LIVE_SETTINGS})
+        if unknown or len(change) < 2:
+            raise ConfigError(name, f"a change sets one or more of {', '.join(LIVE_SETTINGS)} after a step"
+                                    + (f"; {_short(unknown[0])} is not one of them" if unknown else ""))
+        try:
+            typed = {"step": _coerce(name, change["step"], "int")}
+        except ConfigError:
+            raise ConfigError(name, f"the step {_short(change['step'])} is not a whole number") from None
+        for key in LIVE_SETTINGS:
+            if key in change:
+                typed[key] = _coerce(key, change[key], "int" if key == "d_steps" else "str" if key == "loss"
+                                     else "float")
+        out.append(typed)
+    return out
+
+
+def live_changes_text(changes: list[dict]) -> str:
+    """The link form of `changes`: "1200:g_lr=0.005,loss=hinge;2000:d_steps=2"."""
+    def text(v):
+        return repr(v) if isinstance(v, float) else str(v)
+    return ";".join(f"{c['step']}:" + ",".join(f"{k}={text(c[k])}" for k in LIVE_SETTINGS if k in c)
+                    for c in changes)
+
+
+def _check_live_changes(changes):
+    if not isinstance(changes, list) or len(changes) > MAX_LIST_ITEMS:
+        raise ConfigError("live_changes", f"must be a list of at most {MAX_LIST_ITEMS} changes")
+    last = 0
+    for change in changes:
+        step = change.get("step") if isinstance(change, dict) else None
+        if not isinstance(step, int) or isinstance(step, bool) or not last <= step <= BUDGET_LIMITS["steps"]:
+            raise ConfigError("live_changes", f"steps must be whole numbers in order from 0; got {_short(step)}")
+        last = step
+        if "g_lr" in change:
+            _check_lr("g_lr", change["g_lr"])
+        if "d_lr" in change:
+            _check_lr("d_lr", change["d_lr"])
+        if "loss" in change:
+            _choice("loss", change["loss"], LOSSES)
+        if "d_steps" in change:
+            _int_range("d_steps", change["d_steps"], *RANGES["d_steps"])

@@ -96,12 +96,12 @@ def _fit_direction(z: torch.Tensor, values: torch.Tensor, groups: torch.Tensor) 
 
 
 @torch.no_grad()
-def attribute_directions(G, cfg: GANConfig, classifier, n: int = 3000, seed: int = 0,
+def attribute_directions(G, cfg: GANConfig, reader, n: int = 3000, seed: int = 0,
                          min_share: float = 0.02) -> list[Attribute]:
     """Directions in z that make the digit thicker, more slanted, or more like digit d.
 
-    n prior samples are labelled by image statistics (ink mass, slant from moments) and by the metrics
-    classifier's digit. Thickness and slant come from a linear fit in z; "more like d" from the
+    n prior samples are labelled by image statistics (ink mass, slant from moments) and by the digit
+    reader's digit. Thickness and slant come from a linear fit in z; "more like d" from the
     difference of the mean z of samples read as d and of the rest (unconditional models with several
     digits only: a conditional model takes the digit as its label)."""
     g = torch.Generator().manual_seed(seed)
@@ -111,7 +111,7 @@ def attribute_directions(G, cfg: GANConfig, classifier, n: int = 3000, seed: int
         digits = torch.tensor(cfg.digits)
         labels = digits[torch.randint(len(digits), (n,), generator=g)]
     images = generate(G, cfg, z, labels)
-    read = probabilities(images, classifier).argmax(1) if labels is None else labels
+    read = probabilities(images, reader).argmax(1) if labels is None else labels
     s = sigma(cfg)
     out = []
     for key, label, values, unit in (("thickness", "Thicker", ink(images), "mean ink"),

@@ -31,6 +31,15 @@ def grid(images, nrow: int | None = None, scale: int = 1, padding: int = 2) -> I
     return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
 
 
+def rgb_grid_png(pictures: np.ndarray, nrow: int | None = None, scale: int = 1, padding: int = 2) -> bytes:
+    """PNG of colour pictures (N, 28, 28, 3) uint8 in rows of `nrow`, upscaled `scale` times (the gradient maps)."""
+    t = torch.as_tensor(np.asarray(pictures)).permute(0, 3, 1, 2)  # (N, 3, 28, 28)
+    nrow = nrow or max(1, math.ceil(math.sqrt(len(t))))
+    g = make_grid(t, nrow=nrow, padding=padding, pad_value=64).permute(1, 2, 0).contiguous().numpy()
+    img = Image.fromarray(g, mode="RGB")
+    return png_bytes(img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img)
+
+
 def png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")

@@ -104,14 +104,14 @@ def d_score(D, cfg: GANConfig, x: torch.Tensor, labels: torch.Tensor | None = No
     D.eval()
     device = device_of(D)
     out = D(x.to(device), _labels_for(labels, len(x), device)).cpu()
-    return torch.sigmoid(out) if losses.get(cfg.loss).probabilities else out
+    return torch.sigmoid(out) if losses.get(cfg.ended().loss).probabilities else out  # the loss D ended on
 
 
 @dataclass(frozen=True)
 class Look:
-    """Latent points seen three ways: the images, D's verdicts and the metrics classifier's readings."""
+    """Latent points seen three ways: the images, D's verdicts and the digit reader's readings."""
     images: torch.Tensor  # (n, 28, 28) uint8
-    probabilities: torch.Tensor  # (n, 10), the classifier's
+    probabilities: torch.Tensor  # (n, 10), the digit reader's (a row's rest: no digit)
     d_scores: torch.Tensor | None  # (n,); None when the run kept no discriminator
 
     @property
@@ -119,12 +119,12 @@ class Look:
         return self.probabilities.argmax(1)
 
 
-def look(G, cfg: GANConfig, z: torch.Tensor, labels=None, D=None, classifier=None) -> Look:
-    """G's images for points z ((n, d) or one (d,)), read by D (when given) and by the classifier."""
+def look(G, cfg: GANConfig, z: torch.Tensor, labels=None, D=None, reader=None) -> Look:
+    """G's images for points z ((n, d) or one (d,)), read by D (when given) and by the digit reader."""
     x = forward(G, z, labels)
     images = to_uint8(x, cfg.output).reshape(-1, 28, 28).cpu()
     scores = None if D is None else d_score(D, cfg, x, labels)
-    return Look(images, probabilities(images, classifier), scores)
+    return Look(images, probabilities(images, reader), scores)
 
 
 # ---- paths and grids ---------------------------------------------------------------------------

@@ -6,10 +6,8 @@ from __future__ import annotations
 import threading
 
 from . import losses
-from .config import ConfigError, GANConfig
+from .config import LIVE_SETTINGS, ConfigError, GANConfig
 from .progress import Change
-
-LIVE_SETTINGS = ("g_lr", "d_lr", "loss", "d_steps")
 
 
 def current(cfg: GANConfig) -> dict:

@@ -1,11 +1,13 @@
-"""How good are the generated digits? Scores built on the metrics classifier (explorer.classifier).
+"""How good are the generated digits? Scores built on the digit reader (explorer.reader) and the metrics
+classifier (explorer.classifier).
 
 `score(images, digits)` says two things about a batch, in two names used everywhere (the live meter, the
 benchmarks, models/demos.json, the README):
-- `read_as`: the share the classifier reads as one of the chosen digits ("read as a 3");
-- `looks_real`: the share it reads surely as one of them (at least 90%) with features where real images of
+- `read_as`: the share the digit reader (explorer.reader) reads as one of the chosen digits ("read as a 3");
+- `looks_real`: the share the metrics classifier (trained on clean digits) reads surely as one of them (at
+  least 90%) with features where real images of
   that digit lie ("looks like a real 3"). A clear but grey-backgrounded 3 is read as a 3 without looking real.
-It also gives how the batch spreads over the ten classes (mode coverage), how confident the classifier is,
+It also gives how the batch spreads over the ten digits (mode coverage), how confident the classifier is,
 and the Fréchet distance between the batch and real images of those digits in the classifier's 128-d
 feature space, next to the real-vs-real floor at the same sample count.
 """
@@ -21,6 +23,7 @@ import torch
 
 from . import data as data_mod
 from .classifier import CHUNK, DigitClassifier, as_float, device_of, features, load_classifier
+from .reader import NO_DIGIT, load_reader
 
 FID_SAMPLES = 1000  # images per Fréchet distance, so numbers from different runs compare
 SPLIT_SEED = 0  # fixes which real images are the reference and which the floor's probe
@@ -176,7 +179,8 @@ class Quality:
     n_images: int  # images behind read_as, looks_real, the histograms and confidence
     read_as: float  # share the classifier reads as one of `digits` ("read as a 3")
     looks_real: float  # share read surely (probability >= SURE) as one of `digits`, with typical features
-    histogram: list[float]  # share read as each digit 0..9
+    histogram: list[float]  # share read as each digit 0..9 (by the digit reader)
+    no_digit: float  # share the digit reader reads as no digit at all
     looks_real_histogram: list[float]  # share that looks like a real image of each digit 0..9
     confidence: float  # mean max softmax
     fid: float  # Fréchet distance to real images of `digits`, on `fid_n` images
@@ -190,8 +194,10 @@ class Quality:
 
 @torch.no_grad()
 def score(images: torch.Tensor, digits, classifier: DigitClassifier | None = None, n: int = FID_SAMPLES,
-          source: str | None = None, root: str | None = None) -> Quality:
-    """Score generated `images` ((N, 28, 28) or (N, 784), uint8 with ink = 255 or floats in [0, 1]).
+          source: str | None = None, root: str | None = None, reader: DigitClassifier | None = None) -> Quality:
+    """Score generated `images` ((N, 28, 28) or (N, 784), uint8 with ink = 255 or floats in [0, 1]): what they
+    are read as (the digit reader), and whether they look real and how far they lie from real digits (the
+    metrics classifier's features).
 
     The Fréchet distance uses the first `n` images (default 1000, so numbers compare across runs) and
     needs at least that many; pass a smaller n for quick checks. With few real images, n may shrink
@@ -209,22 +215,30 @@ def score(images: torch.Tensor, digits, classifier: DigitClassifier | None = Non
     source = source or data_mod.default_source()
     ref = reference(digits, n, source, root, classifier)
     x = as_float(images).to(device_of(classifier))
+    reader = reader or load_reader(device_of(classifier))
+    read_by_reader = _reader_probabilities(reader, x).argmax(1)  # a digit 0..9, or NO_DIGIT
+    hist = torch.bincount(read_by_reader, minlength=NO_DIGIT + 1).double() / len(x)
     feats = features(classifier, x)
     probs = classifier.head(feats).softmax(1).cpu()
     top, read = probs.max(1)
-    hist = torch.bincount(read, minlength=10).double() / len(probs)
     real = (top >= SURE) & typical(source, root, classifier).within(feats, read)
     real_hist = torch.bincount(read[real], minlength=10).double() / len(probs)
     fid = frechet_distance(stats(feats[: ref.n]), ref.stats)
     return Quality(digits=list(digits), n_images=len(probs), read_as=hist[list(digits)].sum().item(),
-                   looks_real=real_hist[list(digits)].sum().item(), histogram=[round(v, 6) for v in hist.tolist()],
+                   looks_real=real_hist[list(digits)].sum().item(),
+                   histogram=[round(v, 6) for v in hist[:NO_DIGIT].tolist()], no_digit=round(hist[NO_DIGIT].item(), 6),
                    looks_real_histogram=[round(v, 6) for v in real_hist.tolist()], confidence=top.mean().item(),
                    fid=fid, fid_floor=ref.floor, fid_n=ref.n, source=source)
 
 
 @torch.no_grad()
-def probabilities(images: torch.Tensor, classifier: DigitClassifier | None = None) -> torch.Tensor:
-    """The classifier's digit probabilities (N, 10) on the CPU for images as `score` takes them."""
-    classifier = classifier or load_classifier()
-    x = as_float(images).to(device_of(classifier))
-    return torch.cat([classifier(c).softmax(1) for c in x.split(CHUNK)]).cpu()
+def probabilities(images: torch.Tensor, reader: DigitClassifier | None = None) -> torch.Tensor:
+    """How surely the digit reader reads each image as each digit (N, 10), on the CPU, for images as `score` takes
+    them; a row sums to less than 1 by the chance that it is no digit at all."""
+    reader = reader or load_reader()
+    return _reader_probabilities(reader, as_float(images).to(device_of(reader)))[:, :NO_DIGIT]
+
+
+@torch.no_grad()
+def _reader_probabilities(reader: DigitClassifier, x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([reader(c).softmax(1) for c in x.split(CHUNK)]).cpu()

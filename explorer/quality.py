@@ -25,6 +25,7 @@ from .classifier import DigitClassifier, load_classifier
 from .config import GANConfig
 from .data import Digits, scale, to_uint8
 from .nets import sample_latent
+from .reader import load_reader
 
 SAMPLES = 256  # images per reading: 0.2 s of classifier time on one CPU thread
 EVERY_SECONDS = 4.0  # of training time between readings, at the least
@@ -72,8 +73,9 @@ class Meter:
     def __init__(self, cfg: GANConfig, data: Digits, device: torch.device | str = "cpu", samples: int = SAMPLES,
                  every: float = EVERY_SECONDS, classifier: DigitClassifier | None = None):
         device = torch.device(device)
-        with torch.random.fork_rng(devices=[]):  # building the network draws from the global RNG
+        with torch.random.fork_rng(devices=[]):  # building the networks draws from the global RNG
             self.classifier = classifier or load_classifier(device)
+            self.reader = load_reader(device)
         self.digits, self.source, self.every = list(cfg.digits), data.source, every
         gen = torch.Generator(device=device).manual_seed(cfg.seed + 2)
         self.z = sample_latent(samples, cfg, gen, device)
@@ -109,7 +111,7 @@ class Meter:
         if probabilities:
             d_fake, d_real = torch.sigmoid(d_fake), torch.sigmoid(d_real)
         pixels = to_uint8(torch.nan_to_num(fake), cfg.output).cpu()
-        q = metrics.score(pixels, self.digits, self.classifier, n=len(pixels), source=self.source)
+        q = metrics.score(pixels, self.digits, self.classifier, n=len(pixels), source=self.source, reader=self.reader)
         d_real, d_fake = torch.nan_to_num(d_real).cpu(), torch.nan_to_num(d_fake).cpu()
         reading = Reading(step=step, seconds=seconds, read_as=q.read_as, looks_real=q.looks_real,
                           histogram=q.histogram, looks_real_histogram=q.looks_real_histogram, fid=q.fid,
@@ -127,6 +129,7 @@ class Meter:
 
 def warm(source: str | None = None) -> None:
     """Load the classifier and the real digits' feature statistics, so a first reading is quick."""
+    load_reader()
     classifier = load_classifier()
     metrics.typical(source or data_mod.default_source(), None, classifier)
 

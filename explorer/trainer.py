@@ -50,7 +50,9 @@ class Trainer:
                  max_points: int = 2000, measure: bool = False, start_from: resume.Weights | None = None):
         data = data or load_data(cfg.data)
         cfg.validate(n_images=data.count(cfg.digits))
-        self.cfg = copy.deepcopy(cfg)
+        self.cfg = copy.deepcopy(cfg)  # the config in force now: live changes replace it
+        self.initial = copy.deepcopy(cfg)
+        self.plan = [dict(c) for c in cfg.live_changes]  # live changes to replay, each after its step
         self.data_description = data.description
         self.device = resolve_device(cfg.device)
         # The run's own random streams: latents, and dropout masks with penalty points. Nothing draws from
@@ -279,25 +281,31 @@ class Trainer:
             pass
         if not self.status.failed:
             stopped = self._stop.is_set()
-            if self.step_count % self.cfg.snapshot_every:
-                self._take_snapshot()
             # The end point, for the Runs page's comparison; not after a rollback, where it would score the
             # kept (older) model under the step at which training failed.
-            if self.meter is not None and self.meter.readings[-1].step != self.step_count:
-                self._read_quality()
+            self._catch_up()
             self._end(Status.STOPPED if stopped else Status.FINISHED,
                       f"Stopped by request at step {self.step_count:,}." if stopped else "")
         return self.status
 
     def _wait_while_paused(self) -> bool:
-        """Wait out a pause; False when a stop came instead (a stop always wakes the loop)."""
+        """Wait out a pause; False when a stop came instead (a stop always wakes the loop). A pause first takes a
+        snapshot and a quality reading of this very step, so every figure a paused page shows agrees."""
         if not self._running.is_set():
+            self._catch_up()
             self._set_status(Status.PAUSED)
             while not self._running.wait(PAUSE_POLL_SECONDS):
                 if self._stop.is_set():
                     return False
             self._set_status(Status.RUNNING)
         return not self._stop.is_set()
+
+    def _catch_up(self) -> None:
+        """A snapshot and a reading at the current step, unless there are ones already."""
+        if not self.snapshots or self.snapshots[-1].step != self.step_count:
+            self._take_snapshot()
+        if self.meter is not None and self.meter.readings and self.meter.readings[-1].step != self.step_count:
+            self._read_quality()
 
     def _set_status(self, status: Status) -> None:
         self.status, self.reason = status, ""
@@ -326,6 +334,8 @@ class Trainer:
         self.live.ask(self.cfg, changes)
 
     def _apply_pending(self) -> None:
+        while self.plan and self.plan[0]["step"] <= self.step_count:  # a replayed change is due
+            self.live.ask(self.cfg, {k: v for k, v in self.plan.pop(0).items() if k != "step"})
         new = self.live.take(self.cfg)
         if new is None:
             return
@@ -355,9 +365,16 @@ class Trainer:
     def final_metrics(self) -> dict[str, float]:
         return self.state().history.last()
 
+    def recorded_config(self) -> GANConfig:
+        """The config the run started with, and the live changes it made, each with the step it began after: what
+        a download keeps, so a run from it replays them (`ended()` gives the settings at the end)."""
+        changes = [{"step": c.step, **c.settings} for c in self.changes]
+        return self.initial.replace(live_changes=changes)
+
     def trained_model(self, **meta) -> TrainedModel:
         """The generator to keep (the weight average when the config asks for one) and D, in eval mode, with the
-        run's metadata (`meta` adds to it)."""
+        recorded config and the run's metadata (`meta` adds to it)."""
         self.generator.eval()
         self.D.eval()
-        return TrainedModel(self.cfg, self.generator, self.D, checkpoints.trainer_meta(self, **meta), self.state())
+        return TrainedModel(self.recorded_config(), self.generator, self.D, checkpoints.trainer_meta(self, **meta),
+                            self.state())

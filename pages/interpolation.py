@@ -4,9 +4,9 @@ import streamlit as st
 import torch
 
 from explorer import charts, images, inversion, latent, metrics
-from explorer.classifier import load_classifier
 from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
+from explorer.reader import load_reader
 from explorer.ui import explore
 from explorer.ui.widgets import KEEP
 
@@ -27,8 +27,8 @@ def strip_tab(run) -> None:
     n = st.slider("Frames", 4, 24, 12, key="strip_frames", **KEEP)
     t = torch.linspace(0, 1, n)
     labels = labels_between(run, a, b, t)
-    classifier = load_classifier()
-    seen = {mode: latent.look(run.G, run.cfg, latent.interpolate(a.z, b.z, n, mode), labels, run.D, classifier)
+    reader = load_reader()
+    seen = {mode: latent.look(run.G, run.cfg, latent.interpolate(a.z, b.z, n, mode), labels, run.D, reader)
             for mode in ("lerp", "slerp")}
     for mode, title in (("lerp", "Linear (lerp): a straight line, through the prior's thin middle"),
                         ("slerp", "Spherical (slerp): along the arc, keeping |z| typical")):
@@ -36,14 +36,14 @@ def strip_tab(run) -> None:
         st.image(picture, caption=f"{title} · from {a.name} to {b.name}", width="stretch", output_format="PNG")
         st.download_button(f"Download the {mode} strip (PNG)", picture, f"{mode}-strip.png", "image/png",
                            on_click="ignore", key=f"dl_{mode}", icon=":material/download:")
-    chart_mode = st.segmented_control("Classifier readings along", ["slerp", "lerp"], default="slerp",
+    chart_mode = st.segmented_control("Digit readings along", ["slerp", "lerp"], default="slerp",
                                       key="strip_chart_mode", required=True, **KEEP)
     d_scores = {m: s.d_scores.tolist() for m, s in seen.items() if s.d_scores is not None}
     st.plotly_chart(charts.along_figure(t.tolist(), d_scores, seen[chart_mode].probabilities.tolist(), chart_mode,
-                                        critic=not LOSSES[run.cfg.loss].probabilities), key="chart_along")
-    st.caption("Dotted lines mark where the digit the classifier reads changes identity. A dip in D's verdict "
+                                        critic=not LOSSES[run.cfg.ended().loss].probabilities), key="chart_along")
+    st.caption("Dotted lines mark where the digit read changes identity. A dip in D's verdict "
                "mid-way shows the path crossing images D finds unconvincing." if d_scores else
-               "Dotted lines mark where the digit the classifier reads changes identity. This checkpoint has no "
+               "Dotted lines mark where the digit read changes identity. This checkpoint has no "
                "discriminator, so D's verdict is not shown.")
 
 
@@ -152,14 +152,14 @@ def inversion_tab(run) -> None:
     st.markdown("Find the latent point whose image looks most like a given digit, by gradient descent on z.")
     source = st.segmented_control("Target", ["A real MNIST image", "Upload a picture"], default="A real MNIST image",
                                   key="inv_source", required=True, **KEEP)
-    target, what, digit = None, "", None
+    target, what, digit, key = None, "", None, None
     if source == "A real MNIST image":
         pool, _, description = explore.real_pool(run)
         c1, c2 = st.columns(2)
         index = c1.number_input(f"Image number (of {len(pool):,} real images of digits "
                                 f"{', '.join(map(str, run.cfg.digits))})", 0, len(pool) - 1, 0, key="inv_index",
                                 **KEEP)
-        target, what = pool[index].reshape(28, 28), f"real image {index}"
+        target, what, key = pool[index].reshape(28, 28), f"real image {index}", ("real", int(index))
         c2.caption(f"From the {description}.")
     else:
         upload = st.file_uploader("A picture of one digit (PNG, JPEG, ...): it is converted to 28×28 and centred "
@@ -171,9 +171,13 @@ def inversion_tab(run) -> None:
         except images.ImageError as e:
             st.error(f"**{upload.name}** can't be used: {e}.", icon=":material/error:")
             return
-        target, what = picture.image, f"upload {upload.name}"
+        target, what, key = picture.image, f"upload {upload.name}", ("upload", upload.file_id)
         if picture.note:
             st.info(picture.note, icon=":material/info:")
+    if ss.get("inv_target") != (id(run), key):  # a new picture: its own digit label, and no old result under it
+        ss.inv_target = (id(run), key)
+        ss.pop("inv_digit", None)
+        ss.pop("inversion", None)
     if run.cfg.conditional:
         guess = int(metrics.probabilities(target[None]).argmax())
         ss.setdefault("inv_digit", guess if guess in run.cfg.digits else run.cfg.digits[0])
@@ -186,9 +190,9 @@ def inversion_tab(run) -> None:
         found = inversion.invert(run.G, run.cfg, target, digit, steps=steps, progress=lambda i, err: bar.progress(
             i / steps, text=f"Step {i} of {steps}: RMS pixel error {err:.3f}"))
         saved = explore.save_point(run, found.z, digit, f"inverted {what}")
-        ss.inversion = (id(run), target, found, saved)
-    if "inversion" in ss and ss.inversion[0] == id(run):
-        show_inversion(run, *ss.inversion[1:])
+        ss.inversion = (target, found, saved)
+    if "inversion" in ss:
+        show_inversion(run, *ss.inversion)
 
 
 def show_inversion(run, target, found, saved) -> None:
@@ -201,7 +205,7 @@ def show_inversion(run, target, found, saved) -> None:
     c2.button("Use as endpoint B", on_click=explore.use_saved, args=("ep_b", saved))
     if c3.button("Open on the Latent space page"):
         ss.lat_model = id(run)
-        explore.set_point(run, saved.z, saved.digit)
+        explore.set_point(run, saved.z, saved.digit)  # the whole point: the sliders widen to hold it
         st.switch_page("pages/latent.py")
 
 

@@ -4,9 +4,9 @@ import streamlit as st
 import torch
 
 from explorer import images, inversion, latent
-from explorer.classifier import load_classifier
 from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
+from explorer.reader import load_reader
 from explorer.ui import explore
 from explorer.ui.widgets import KEEP
 
@@ -28,6 +28,11 @@ def point_explorer(run) -> None:
         dims, pcs, attrs = st.tabs(["Dimensions", "Principal directions", "Attributes"])
         with dims:
             st.caption(f"z has {cfg.latent_dim} numbers drawn from a {cfg.prior} prior; each slider is one of them.")
+            if explore.reach(run) > latent.extent(cfg):
+                st.caption(f"The sliders reach ±{explore.reach(run):g}, past the prior's usual "
+                           f"±{latent.extent(cfg):g}, to hold the point you opened whole.")
+            if ss.get("lat_clipped"):
+                st.warning(ss.lat_clipped, icon=":material/warning:")
             explore.dimension_sliders(run)
         with pcs:
             principal_sliders(run)
@@ -57,20 +62,20 @@ def principal_sliders(run) -> None:
 
 def attribute_sliders(run) -> None:
     found = explore.attributes(run)
-    st.caption("Directions fitted on 3,000 samples labelled by ink mass, slant and the metrics classifier's digit.")
+    st.caption("Directions fitted on 3,000 samples labelled by ink mass, slant and the digit they are read as.")
     for a in found:
         explore.offset_slider(f"lat_attr_{a.key}", a.label, help=a.effect)
 
 
 def show_point(run, z, digit) -> None:
-    seen = latent.look(run.G, run.cfg, z, digit, run.D, load_classifier())
+    seen = latent.look(run.G, run.cfg, z, digit, run.D, load_reader())
     image = seen.images[0]
     st.image(images.grid_png(image[None], scale=10, padding=0), width=280, output_format="PNG")
     a, b = st.columns(2)
-    a.metric("Classifier reads", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off",
+    a.metric("Read as", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off",
              delta_arrow="off")
     if seen.d_scores is not None:
-        scale = "P(real)" if LOSSES[run.cfg.loss].probabilities else "critic score"
+        scale = "P(real)" if LOSSES[run.cfg.ended().loss].probabilities else "critic score"
         b.metric("D's verdict", f"{seen.d_scores[0]:.2f}", scale, delta_color="off", delta_arrow="off")
     else:
         b.caption("This checkpoint has no discriminator, so there is no D score.")
@@ -96,6 +101,13 @@ def gallery_and_arithmetic(run, z, digit) -> None:
         explore.save_point(run, z, digit, f"seed {ss.lat_seed}" + ("" if digit is None else f", digit {digit}"))
     if c2.toggle("Link to this point", key="lat_show_link"):
         c2.code(explore.point_link(run, z, digit), language=None, wrap_lines=True)
+        if run.source == "demo":
+            c2.caption("It opens this point in this demo model, which ships with the app.")
+        else:
+            c2.caption("A link carries the point, and the model only when it is a demo model that ships with the "
+                       "app. This one lives in your session: whoever opens the link sees the point in their own "
+                       "current model, with a warning that it draws something else there. To share this model, "
+                       "download its checkpoint on the Runs page and send it along.")
     saved = explore.gallery(run)
     if not saved:
         st.caption("Save points to compare them, to use them on the Interpolation page, or for latent arithmetic.")

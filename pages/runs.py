@@ -61,16 +61,9 @@ def compare(runs: list[Run]) -> None:
             cols[i % 2].plotly_chart(charts.compare_figure(curves, key, title, y), key=f"compare_{key}")
     else:
         st.caption("Uploaded checkpoints carry no training curves: only trained runs are drawn.")
-    measured = {r.name: quality.series(r.readings) for r in chosen if r.readings}
+    measured = [r for r in chosen if r.readings]
     if len(measured) >= 2:
-        left, right = st.columns(2)
-        left.plotly_chart(charts.compare_figure(measured, "share", "Recognised by the classifier", "share of samples",
-                                                smoothed=False, yaxis=dict(range=[0, 1.05], tickformat=".0%")),
-                          key="compare_share")
-        right.plotly_chart(charts.compare_figure(measured, "fid", "Fréchet distance (lower is better)",
-                                                 "distance (log scale)", smoothed=False,
-                                                 yaxis=charts.LOG_AXIS),
-                           key="compare_fid")
+        quality_compared(measured)
     diff = differences({r.name: r.cfg for r in chosen})
     if diff:
         st.markdown("**Settings that differ**")
@@ -83,9 +76,29 @@ def compare(runs: list[Run]) -> None:
                   width="stretch", output_format="PNG")
 
 
+def quality_compared(runs: list[Run]) -> None:
+    """Like with like: what each run draws, its variety and its Fréchet distance, up to the step all have reached
+    (a run that collapsed onto clear 1s reads as well as the fix, but draws one digit, alike)."""
+    common = min(r.readings[-1].step for r in runs)
+    at = {r.name: max((x for x in r.readings if x.step <= common), key=lambda x: x.step) for r in runs}
+    digits = sorted({d for r in runs for d in r.cfg.digits})
+    series = {r.name: quality.series([x for x in r.readings if x.step <= common]) for r in runs}
+    upto = dict(xaxis=dict(range=[0, max(common, 1)]))
+    st.markdown(f"**Quality, compared at the same steps** (up to step {common:,}, which every run reached)")
+    st.plotly_chart(charts.digits_compare_figure({n: x.histogram for n, x in at.items()}, digits,
+                                                 {n: x.step for n, x in at.items()}), key="compare_digits")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.compare_figure(series, "variety", "Variety against real digits (1 = as varied)",
+                                            "variety", smoothed=False, **upto), key="compare_variety")
+    right.plotly_chart(charts.compare_figure(series, "fid", "Fréchet distance (lower is better)",
+                                             "distance (log scale)", smoothed=False, yaxis=charts.LOG_AXIS, **upto),
+                       key="compare_fid")
+
+
 st.title("Runs")
 st.markdown("Every generator you trained in this session, newest first. The **current** one is what the "
-            "latent pages explore. Runs live only as long as your browser session; download the ones to keep.")
+            "latent pages explore. A reload keeps them; they stay on the server while you use it and for a while "
+            "after you leave, so download the ones to keep.")
 
 upload = st.file_uploader("Upload a checkpoint (.safetensors) to make it the current generator",
                           type=["safetensors"], key="upload")
@@ -110,9 +123,14 @@ for i, run in enumerate(reversed(runs)):
         about.markdown(f"### {run.name}{'  · current' if is_current else ''}\n{run.summary}  \n"
                        f"Status: **{run.meta.get('status', 'uploaded' if run.source == 'uploaded' else '?')}** · "
                        f"data: {run.data_description}")
-        if about.button("Make current", key=f"current_{i}", disabled=is_current):
+        actions = about.container(horizontal=True)
+        if actions.button("Make current", key=f"current_{i}", disabled=is_current):
             state.set_current(run)
             st.rerun()
+        if actions.button("Train again with this setup", key=f"again_{i}", icon=":material/replay:",
+                          help="Opens the Train page with this run's settings and length; the live changes made "
+                               "while it trained are replayed at the same steps."):
+            st.switch_page("pages/train.py", query_params=run.setup_link())
         with about:
             widgets.run_downloads(run, key=f"run_{i}")
 if len(runs) >= 2:

@@ -8,32 +8,39 @@ from explorer.config import ConfigError
 from explorer.data import DataError
 from explorer.ui import form, live, presenter, state, teach
 
+ss = st.session_state
+
 
 def start_or_share(action: str) -> None:
     """Validate the form; start a run or show the setup's link. Errors appear next to the form."""
     try:
         cfg, budget = form.read()
+        lesson, fix_of = teach.lesson_of(cfg)
         if action == "start":
-            state.start_job(cfg, budget, *teach.lesson_of(cfg))
+            state.start_job(cfg, budget, lesson, fix_of)
     except ConfigError as e:
         form.show_error(e)
         return
     except DataError as e:
         st.error(str(e), icon=":material/error:")
         return
-    params = form.set_link(cfg, budget)
+    params = form.set_link(cfg, budget, lesson)
     if action == "start":
+        ss.setup_next = False  # the setup folds away while the run goes: the charts take the screen
         st.rerun()
-    url = f"{st.context.url or '/train'}?{urlencode(params)}"
-    st.success("This link opens the Train page with exactly this setup (the address bar shows it too):")
-    st.code(url, language=None, wrap_lines=True)
+    base = (st.context.url or "/train").split("?")[0]
+    st.success("This link opens the Train page with exactly this setup (the address bar shows it too, with your "
+               "session's own token: share this link, not the address):")
+    st.code(f"{base}?{urlencode(params)}", language=None, wrap_lines=True)
 
 
-st.title("Train a GAN")
-st.markdown(
-    "Two networks play a game. The **generator G** turns random noise *z* into images of digits; "
-    "the **discriminator D** sees real MNIST digits and G's fakes, and learns to tell them apart. "
-    "Each gets better by beating the other, until G's digits look real.")
+presenting = presenter.active()  # for a projector: the title, intro and controls fold away
+if not presenting:
+    st.title("Train a GAN")
+    st.markdown(
+        "Two networks play a game. The **generator G** turns random noise *z* into images of digits; "
+        "the **discriminator D** sees real MNIST digits and G's fakes, and learns to tell them apart. "
+        "Each gets better by beating the other, until G's digits look real.")
 
 form.init()
 warnings = form.apply_link()
@@ -43,18 +50,26 @@ if warnings:
 teach.start_loaded()  # a lesson or its fix, picked by a button on the last run
 job = state.job()
 active = job is not None and not job.done
-presenting = presenter.active()  # controls collapsed, for a projector
+if "setup_next" in ss:  # asked for by the last run (Start folds it, Reset opens it), before the expander is drawn
+    ss.setup_open = ss.pop("setup_next")
 
-with st.expander("Lessons: watch a GAN fail on purpose, then fix it", icon=":material/school:"):
-    teach.picker(active)
-with st.expander("Setup", expanded=job is None and not presenting, icon=":material/tune:"):
-    form.preset_picker()
-    action = form.render(active)
-    if active:
-        st.caption("A run is going: stop or reset it to start another.")
-    if st.session_state.pop("quick_start", False) and not active:
-        action = "start"
-    if action:
-        start_or_share(action)
+if not presenting:
+    with st.expander("Lessons: watch a GAN fail on purpose, then fix it", icon=":material/school:"):
+        teach.picker(active)
+ready = teach.ready(job)
+action = None
+if not (presenting and active):  # on a projector, a running run's setup only takes the screen from its charts
+    with st.expander("Setup", expanded=job is None and not presenting, key="setup_open", on_change="rerun",
+                     icon=":material/tune:"):
+        form.preset_picker()
+        teach.setup_note()
+        form.planned_changes()
+        action = form.render(active)
+        if active:
+            st.caption("A run is going: stop or reset it to start another.")
+if ss.pop("quick_start", False) and not active:
+    action = "start"
+if action:
+    start_or_share(action)
 
-live.show()
+live.show(lesson_ready=ready)

@@ -21,12 +21,12 @@ TINY = {"preset": "default", "digits": "3", "steps": "30", "g_layers": "32", "d_
 
 
 def app(page: str | None = None, timeout: float = 60, **params) -> AppTest:
+    """A fresh tab that opens `page` with these query parameters first, as a browser opening the address."""
     at = AppTest.from_file(APP, default_timeout=timeout)
-    at.run()
+    at.query_params.update(params)
     if page:
-        at.query_params.update(params)
-        at.switch_page(page).run()
-    return at
+        at.switch_page(page)  # before the first run: the page's file name is its url path here
+    return at.run()
 
 
 def session(at: AppTest) -> Session:

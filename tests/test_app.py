@@ -9,7 +9,7 @@ from apptest_support import PAGES, TINY, app, button, errors, rerun_until, sessi
 
 from explorer import checkpoints, guards
 from explorer.app import share
-from explorer.config import Budget
+from explorer.config import Budget, ConfigError
 from explorer.nets import build
 from explorer.ui import state
 from tiny import tiny
@@ -41,7 +41,7 @@ def test_no_digit_picked_shows_the_engine_message_and_starts_nothing():
     start(at)
     assert "Digits" in errors(at) and "pick at least one digit" in errors(at)
     assert session(at).job is None and not status(at)
-    assert "Choose a setup above" in at.info[0].value
+    assert "choose a setup above" in at.info[0].value
 
 
 def test_malformed_layer_sizes_show_the_field_and_start_nothing():
@@ -167,7 +167,7 @@ def test_pause_resume_stop_and_reset_from_the_page():
     assert session(at).current.steps > 0  # a stopped run is kept too
     button(at, "Reset").click().run()
     assert not status(at) and session(at).job is None
-    assert "Choose a setup above" in at.info[0].value
+    assert "choose a setup above" in at.info[0].value
 
 
 def test_live_changes_apply_to_the_running_job():
@@ -186,11 +186,30 @@ def test_live_changes_apply_to_the_running_job():
     assert job.wait(10)
 
 
-def test_a_bad_live_change_keeps_its_message_until_a_good_one_is_applied():
+def test_the_live_form_offers_only_values_the_engine_takes():
     at = app("pages/train.py", **{**TINY, "steps": "100000"})
     start(at)
     rerun_until(at, "running")
-    at.number_input(key="live_d_steps").set_value(0)
+    box = at.number_input(key="live_d_steps")
+    assert (box.min, box.max) == (1, 10)  # as config.RANGES says; the rates and losses are pick lists
+    session(at).job.stop()
+    assert session(at).job.wait(10)
+
+
+def test_a_refused_live_change_keeps_its_message_until_a_good_one_is_applied(monkeypatch):
+    from explorer.app.threads import ThreadJob
+
+    real_update = ThreadJob.update
+
+    def update(self, **changes):  # the engine refusing a change (the form's own values are always valid)
+        if changes.get("d_steps") == 3:
+            raise ConfigError("d_steps", "3 is refused here")
+        real_update(self, **changes)
+    monkeypatch.setattr(ThreadJob, "update", update)
+    at = app("pages/train.py", **{**TINY, "steps": "100000"})
+    start(at)
+    rerun_until(at, "running")
+    at.number_input(key="live_d_steps").set_value(3)
     next(b for b in at.button if b.label == "Apply now").click().run()
     job = session(at).job
     for _ in range(3):  # the live view's redraws
@@ -292,10 +311,12 @@ def test_the_runs_page_compares_two_runs():
     names = {id(r): r.name for r in session(at).runs}
     assert [names[i] for i in picker.value] == ["Run 2", "Run 1"]  # the newest two
     charts = at.get("plotly_chart")
-    # four loss curves and the quality meter's two (recognised share, Fréchet distance)
-    assert {c.key for c in charts} >= {"compare_share", "compare_fid"}
-    assert len(charts) == 6 and all('"name":"Run 2"' in c.proto.spec and '"name":"Run 1"' in c.proto.spec
+    # four loss curves, and quality at matching steps: the digits drawn, the variety, the Fréchet distance
+    assert {c.key for c in charts} >= {"compare_digits", "compare_variety", "compare_fid"}
+    assert len(charts) == 7 and all('"name":"Run 2' in c.proto.spec and '"name":"Run 1' in c.proto.spec
                                     for c in charts)
+    digits = next(c for c in charts if c.key == "compare_digits").proto.spec
+    assert '"name":"Run 2 (step 30)"' in digits and '"name":"Run 1 (step 30)"' in digits
     table = at.table[0].value
     assert list(table["setting"]) == ["Generator learning rate"]
     assert list(table["Run 2"]) == ["0.001"] and list(table["Run 1"]) == ["0.0005"]
@@ -320,3 +341,68 @@ def test_the_sidebar_follows_the_run_from_another_page():
     assert "training slots busy" in " ".join(c.value for c in at.sidebar.caption)
     session(at).job.stop()
     assert session(at).job.wait(15)
+
+
+# ---- a reload finds its run again ---------------------------------------------------------------------------
+def test_a_reload_finds_the_running_job_and_the_runs_again():
+    at = app("pages/train.py", **{**TINY, "steps": "100000"})
+    start(at)
+    rerun_until(at, "running")
+    token = at.query_params["s"]
+    token = token[0] if isinstance(token, list) else token
+    assert len(token) >= 20 and "s=" not in " ".join(c.value for c in at.code)  # never in what is shared
+    params = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    reloaded = app("pages/train.py", **params)  # F5: a new tab session, the same address
+    assert not reloaded.exception
+    assert session(reloaded) is session(at) and session(reloaded).job is session(at).job
+    assert "Run 1" in status(reloaded) and "running" in rerun_until(reloaded, "running")
+    assert not reloaded.warning  # nothing was lost, nothing to say
+    wait_for_steps(reloaded)
+    session(at).job.stop()
+    assert session(at).job.wait(15)
+    rerun_until(reloaded, "stopped")
+    reloaded.switch_page("pages/runs.py").run()
+    assert "Run 1" in " ".join(m.value for m in reloaded.markdown)  # the Runs page lists it after the reload too
+
+
+def test_a_reload_whose_session_is_gone_says_so_plainly():
+    at = app("pages/runs.py", s="a-token-this-server-never-gave-out")
+    assert "no longer on this server" in " ".join(w.value for w in at.warning)
+    token = at.query_params["s"]
+    assert (token[0] if isinstance(token, list) else token) != "a-token-this-server-never-gave-out"
+    at.run()
+    assert "no longer on this server" not in " ".join(w.value for w in at.warning)  # said once
+
+
+def test_a_share_link_never_carries_the_session_token():
+    at = app("pages/train.py", **TINY)
+    button(at, "Make a share link").click().run()
+    link = at.code[0].value
+    token = at.query_params["s"]
+    assert "s=" not in link.split("?")[1].split("&")[0] and (token[0] if isinstance(token, list) else token) not in link
+    assert at.query_params["s"]  # while the address keeps it
+
+
+def test_a_run_records_its_live_changes_and_train_again_replays_them():
+    at = app("pages/train.py", **{**TINY, "steps": "400"})
+    start(at)
+    rerun_until(at, "running")
+    wait_for_steps(at)
+    at.select_slider(key="live_g_lr").set_value(1e-3)
+    next(b for b in at.button if b.label == "Apply now").click().run()
+    rerun_until(at, "finished")
+    run = session(at).current
+    [change] = run.cfg.live_changes
+    assert change["g_lr"] == 1e-3 and 0 < change["step"] < 400
+    assert run.cfg.g_lr == 5e-4 and run.cfg.ended().g_lr == 1e-3  # what it started with, and where it ended
+    assert '"live_changes"' in run.config_json()
+    at.switch_page("pages/runs.py").run()
+    button(at, "Train again with this setup").click().run()
+    assert at.title[0].value == "Train a GAN" and not at.warning
+    assert "replays 1 live change" in " ".join(c.value for c in at.caption)
+    at.switch_page("pages/train.py")  # AppTest's next run would go back to the Runs page; a browser stays here
+    start(at)
+    again = session(at).job
+    assert again.cfg.live_changes == run.cfg.live_changes and again.budget == Budget("steps", 400)
+    again.stop()
+    assert again.wait(15)

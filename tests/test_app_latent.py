@@ -14,8 +14,10 @@ from apptest_support import APP, session
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from explorer import demos, latent
+from explorer import demos, latent, metrics
 from explorer.ui import explore
+
+pytestmark = pytest.mark.usefixtures("roomy_registry")  # one test trains a run
 
 
 def page(name: str, **params) -> AppTest:
@@ -64,11 +66,14 @@ def test_the_latent_page_opens_a_demo_with_a_slider_per_dimension():
     assert run.source == "demo" and run.meta["demo"] == "three"
     assert "Demo: digit 3" in at.sidebar.markdown[0].value  # the sidebar names it too
     dims = [s for s in at.slider if s.key.startswith("lat_z_")]
-    assert len(dims) == run.cfg.latent_dim and dims[0].label == "z1" and (dims[0].min, dims[0].max) == (-3, 3)
+    z0 = latent.point(run.cfg, 0)
+    reach = max(3.0, float(z0.abs().max()))  # the sliders hold seed 0's point whole
+    assert len(dims) == run.cfg.latent_dim and dims[0].label == "z1" and -dims[0].min == dims[0].max >= reach
+    assert torch.allclose(torch.tensor([s.value for s in dims]), z0, atol=0.006)
     assert sum(s.key.startswith("lat_pc_") for s in at.slider) == 10
     assert {s.key for s in at.slider} >= {"lat_attr_thickness", "lat_attr_slant"}
     labels = [m.label for m in at.metric]
-    assert labels == ["Classifier reads", "D's verdict"]
+    assert labels == ["Read as", "D's verdict"]
     assert at.metric[0].value == "3"  # the demo's digit, read by the metrics classifier
     assert captioned(at, "Neighbourhood") and captioned(at, "Memorization check")
     assert "not a copy" in " ".join(c.value for c in at.caption)
@@ -105,7 +110,7 @@ def test_baking_the_edits_moves_them_into_the_sliders():
     run = session(at).current
     direction = explore.directions(run).vectors[0]
     moved = torch.tensor([at.slider(key=f"lat_z_{i}").value for i in range(run.cfg.latent_dim)])
-    start = latent.point(run.cfg, 0).clamp(-3, 3)
+    start = latent.point(run.cfg, 0)
     assert torch.nn.functional.cosine_similarity(moved - start, direction, dim=0) > 0.99
 
 
@@ -154,7 +159,7 @@ def test_a_point_link_opens_the_demo_and_the_point():
 def test_a_garbage_point_link_warns_and_the_page_still_works(params, words):
     at = page("latent", **params)
     assert words in at.warning[0].value
-    assert at.metric[0].label == "Classifier reads"
+    assert at.metric[0].label == "Read as"
 
 
 def test_a_conditional_demo_draws_the_picked_digit():
@@ -233,7 +238,7 @@ def test_inverting_a_real_image_saves_a_point_that_can_be_an_endpoint():
     at = page("interpolation")
     at.number_input(key="inv_index").set_value(12).run()
     click(at, "Find its latent point")
-    found = at.session_state["inversion"][2]
+    found = at.session_state["inversion"][1]
     assert found.error < found.start_error
     assert any("RMS pixel error" in m.value for m in at.markdown)
     assert at.session_state["gallery"][-1].name.endswith("inverted real image 12")
@@ -269,7 +274,7 @@ def test_an_uploaded_drawing_is_inverted():
     at.file_uploader(key="inv_upload").upload("zero.png", drawn_digit_png()).run()
     assert not at.error and captioned(at, "The target, as G sees it")
     click(at, "Find its latent point")
-    assert at.session_state["inversion"][2].error < at.session_state["inversion"][2].start_error
+    assert at.session_state["inversion"][1].error < at.session_state["inversion"][1].start_error
 
 
 @pytest.mark.parametrize("content", [b"random bytes", np.zeros(10, np.uint8).tobytes()])
@@ -291,3 +296,59 @@ def test_without_any_model_the_pages_point_to_train(monkeypatch):
     finally:
         monkeypatch.undo()
         explore.demo_runs.clear()
+
+
+# ---- the latent pages keep their promises -----------------------------------------------------------------
+def test_a_new_picture_resets_the_digit_label_and_the_old_result():
+    at = pick(page("interpolation"), "conditional")
+    pool, _, _ = explore.real_pool(session(at).current)
+    labels = metrics.probabilities(pool).argmax(1)
+    seven, three = int((labels == 7).nonzero()[0]), int((labels == 3).nonzero()[0])
+    at.number_input(key="inv_index").set_value(seven).run()
+    assert at.selectbox(key="inv_digit").value == 7
+    click(at, "Find its latent point")
+    assert captioned(at, "Target and G's closest image")
+    at.number_input(key="inv_index").set_value(three).run()
+    assert at.selectbox(key="inv_digit").value == 3  # the new picture's own guess
+    assert not [i for i in at.image if i.captions and i.captions[0].startswith("Target and G's closest image")]
+    assert not any("RMS pixel error" in m.value for m in at.markdown)
+
+
+def test_a_point_past_the_sliders_arrives_whole_or_says_it_was_clipped():
+    z = latent.point(demos.load("three").cfg, 5)
+    z[3], z[7] = 4.2, -5.6
+    at = page("latent", model="three", z=",".join(f"{v:.3f}" for v in z.tolist()))
+    dims = [s for s in at.slider if s.key.startswith("lat_z_")]
+    assert dims[7].min <= -5.6 and torch.allclose(torch.tensor([s.value for s in dims]), z, atol=0.006)
+    assert "to hold the point you opened whole" in " ".join(c.value for c in at.caption)
+    z[7] = -11.0
+    far = page("latent", model="three", z=",".join(f"{v:.3f}" for v in z.tolist()))
+    assert far.slider(key="lat_z_7").value == -explore.MAX_REACH
+    assert "was clipped" in " ".join(w.value for w in far.warning)
+
+
+def test_a_point_link_from_ones_own_model_says_plainly_what_it_carries():
+    from explorer.app.points import OWN
+
+    at = page("latent", model=OWN, z=",".join(["0.5"] * 64))
+    text = " ".join(w.value for w in at.warning)
+    assert "trained in someone's own session" in text and "Demo: digit 3" in text
+    assert session(at).current.meta["demo"] == "three"
+
+
+def test_a_finished_run_is_offered_never_switched_to_under_the_student():
+    from apptest_support import TINY, rerun_until, start
+
+    at = page("latent")
+    assert session(at).current.meta["demo"] == "three"
+    at.query_params.clear()
+    at.query_params.update({**TINY, "s": session(at).token})
+    at.switch_page("pages/train.py").run()
+    start(at)
+    rerun_until(at, "finished")
+    assert session(at).current.meta["demo"] == "three"  # still what the student was exploring
+    assert any("The latent pages still show **Demo: digit 3**" in m.value for m in at.markdown)
+    at.switch_page("pages/latent.py").run()
+    assert session(at).current.meta["demo"] == "three" and at.info[0].value.startswith("**Run 1** finished")
+    click(at, "Explore Run 1")
+    assert session(at).current.name == "Run 1" and not [i for i in at.info if "finished training" in i.value]

@@ -22,7 +22,7 @@ DIGIT = "7"  # not the preset's digit (3), so picking it is a real change
 # Long enough to outlive the checks on a slow machine: the test stops it itself.
 TRAIN_URL = "/train?preset=default&digits=3&seconds=90"
 SCREENSHOTS = ("home", "train-setup", "train-running", "train-stopped")
-TEST_DEADLINE = 120.0  # seconds for the whole test, server start (at most 60 s) excluded
+TEST_DEADLINE = 180.0  # seconds for the whole test, server start (at most 60 s) excluded
 
 # Streamlit renders st.plotly_chart as a `.js-plotly-plot` div inside [data-testid=stPlotlyChart]; plotly.js keeps
 # the figure on that div: `.data` as sent (numpy columns arrive as {dtype, bdata} objects, which plotly.js decodes
@@ -167,6 +167,15 @@ def test_train_start_watch_stop(app_page, streamlit_server):
     screenshot(page, "train-running")
     print(f"loss chart: {first['points']} -> {later['points']} points (last step {first['last_x']:g} -> "
           f"{later['last_x']:g}); {len(seen_srcs)} distinct sample grids: {sorted(seen_captions)}")
+
+    # ---- F5: a reload finds the run again, still training --------------------------------------------------
+    token = re.search(r"[?&]s=([\w-]+)", page.url)
+    assert token, f"the address should carry the session's token: {page.url}"
+    page.reload()
+    wait_status(page, ("running",), left(60))
+    wait_until(lambda: (c := loss_chart(page)) and c["last_x"] > later["last_x"], left(45),
+               "the reloaded page to show the same run going on")
+    assert f"s={token.group(1)}" in page.url and "Run 1" in status_line(page)
 
     # ---- Pause and resume ------------------------------------------------------------------------------------
     settle_controls(page, "Pause")

@@ -84,7 +84,7 @@ def slider_value(thumb) -> float:
 
 
 def metrics(page) -> dict[str, str]:
-    """The st.metric tiles in the main area: label -> value ("Classifier reads" -> "3")."""
+    """The st.metric tiles in the main area: label -> value ("Read as" -> "3")."""
     tiles = page.get_by_test_id("stMain").get_by_test_id("stMetric")
     out = {}
     for i in range(tiles.count()):
@@ -96,10 +96,10 @@ def metrics(page) -> dict[str, str]:
 
 
 def check_metrics(page, where: str) -> dict[str, str]:
-    """The point's metrics render: the digit the classifier reads and D's verdict (the demos keep their D)."""
-    shown = wait_until(lambda: (m := metrics(page)) and "Classifier reads" in m and "D's verdict" in m and m,
+    """The point's metrics render: the digit it is read as and D's verdict (the demos keep their D)."""
+    shown = wait_until(lambda: (m := metrics(page)) and "Read as" in m and "D's verdict" in m and m,
                        15, f"the 'Classifier reads' and 'D's verdict' metrics ({where})")
-    assert re.fullmatch(r"\d", shown["Classifier reads"]), f"{where}: the classifier reads {shown!r}"
+    assert re.fullmatch(r"\d", shown["Read as"]), f"{where}: it is read as {shown!r}"
     assert re.fullmatch(r"-?\d+\.\d\d", shown["D's verdict"]), f"{where}: D's verdict reads {shown!r}"
     return shown
 

@@ -91,3 +91,39 @@ def test_try_the_fix_pressed_mid_run_starts_the_fix(app_page, streamlit_server):
     assert_no_exception(page, "the fix")
     with contextlib.suppress(Exception):
         page.get_by_role("button", name="Stop", exact=True).first.click(timeout=5_000)
+
+
+JS_LAYOUT = """() => {
+    const grid = [...document.querySelectorAll('[data-testid="stImage"] img')]
+        .find(i => i.getBoundingClientRect().height > 200);
+    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
+        .filter(el => el._fullData && el._fullData.length > 0);
+    const sizes = charts.flatMap(c => [...c.querySelectorAll('text')]
+        .filter(t => t.textContent.trim() && t.getBoundingClientRect().width > 0)
+        .map(t => parseFloat(getComputedStyle(t).fontSize)));
+    return {grid: grid ? grid.getBoundingClientRect().bottom : null,
+            chart: charts.length ? charts[0].getBoundingClientRect().bottom : null,
+            smallest: sizes.length ? Math.min(...sizes) : null, texts: sizes.length,
+            titles: [...document.querySelectorAll('h1')].map(h => h.innerText)};
+}"""
+
+
+def test_presenter_mode_reads_from_the_back_of_a_room(chromium_browser, streamlit_server):
+    """At 1280x720, what a projector shows: no title or intro, the sample grid and the loss chart without
+    scrolling, and no text on any chart under 18 px."""
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        page.goto(streamlit_server.url("/train?lesson=healthy&present=1"))
+        wait_for_app(page, timeout=90)
+        assert "Train a GAN" not in page.evaluate(JS_LAYOUT)["titles"]
+        page.get_by_role("button", name="Start this lesson").click()
+        laid_out = wait_until(lambda: (lambda m: m if m["grid"] and m["chart"] and m["texts"] > 20 else None)(
+            page.evaluate(JS_LAYOUT)), 90, "the grid and the charts drawn")
+        assert laid_out["grid"] <= 720 and laid_out["chart"] <= 720, laid_out  # both above the fold
+        assert laid_out["smallest"] >= 18, laid_out
+        assert_no_exception(page, "presenter mode")
+        page.screenshot(path=str(output_dir() / "presenter-1280x720.png"))
+        page.get_by_role("button", name="Stop", exact=True).first.click(timeout=5_000)
+    finally:
+        context.close()

@@ -123,15 +123,17 @@ def test_share_and_frechet_figures_draw_the_series_and_the_floor():
     assert fid.layout.yaxis.type == "log"
 
 
-def test_class_figure_colours_the_chosen_digits_and_adds_the_unsure_rest():
-    hist = [0.0, 0.6, 0.0, 0.1] + [0.0] * 6
-    fig = charts.class_figure(hist, [0, 1, 2, 3])
-    bars = fig.data[0]
-    assert list(bars.x) == [*"0123456789", "unsure"]
-    assert bars.y[-1] == pytest.approx(0.3)
-    colours = list(bars.marker.color)
+def test_class_figure_shows_what_is_read_as_each_digit_and_what_looks_real_inside_it():
+    read_as = [0.05, 0.8, 0.0, 0.15] + [0.0] * 6
+    real = [0.0, 0.6, 0.0, 0.1] + [0.0] * 6
+    fig = charts.class_figure(read_as, real, [0, 1, 2, 3], step=1200)
+    light, solid = fig.data
+    assert list(light.x) == list("0123456789") and list(light.y[:4]) == [0.05, 0.8, 0.0, 0.15]
+    assert list(solid.y[:4]) == [0.0, 0.6, 0.0, 0.1] and fig.layout.barmode == "overlay"
+    colours = list(light.marker.color)
     assert colours[4] == colours[9] == "#cccccc" and len(set(colours[:4])) == 4
     assert fig.layout.shapes[0].y0 == pytest.approx(0.25)  # the fair share of four digits
+    assert "at step 1,200" in fig.layout.title.text
 
 
 def test_d_histogram_figure_bins_probabilities_on_0_1_and_critic_scores_freely():

@@ -29,7 +29,7 @@ def test_loads_from_safetensors_without_pickle(monkeypatch):
     monkeypatch.setattr(torch, "load", refuse)
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "loads", refuse)
-    classifier._load.cache_clear()
+    classifier.load_weights.cache_clear()
     model = classifier.load_classifier()
     assert not model.training
     assert classifier.load_classifier("cpu") is model  # cached: one instance per process and device

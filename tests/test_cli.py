@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
+from explorer import checkpoints
 from explorer.cli import main
+from tiny import tiny
 
 TINY = ["--set", "g_layers=32", "--set", "d_layers=32", "--set", "batch_size=16", "--set", "latent_dim=8"]
 
@@ -70,3 +72,19 @@ def test_evaluate_prints_the_metrics_as_json(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["digits"] == [3] and 0 <= result["looks_real"] <= result["read_as"] <= 1
     assert result["fid"] > result["fid_floor"]
+
+
+def test_train_from_a_downloaded_config_replays_its_live_changes(tmp_path, capsys):
+    cfg = tiny(live_changes=[{"step": 5, "g_lr": 1e-3}, {"step": 10, "loss": "hinge"}])
+    config = tmp_path / "run-1-config.json"
+    config.write_text(cfg.to_json())
+    out = tmp_path / "again.safetensors"
+    assert main(["train", "--config", str(config), "--steps", "15", "--out", str(out)]) == 0
+    assert "training config run-1-config.json" in capsys.readouterr().out
+    recorded = checkpoints.load(out).cfg
+    assert recorded.live_changes == cfg.live_changes and recorded.g_lr == cfg.g_lr  # replayed, and recorded again
+    config.write_text('{"config": ' + cfg.to_json() + ', "meta": {}}')  # a checkpoint's .json works too
+    assert main(["train", "--config", str(config), "--steps", "2", "--out", str(out)]) == 0
+    config.write_text("[" * 100_000)
+    assert main(["train", "--config", str(config), "--steps", "2", "--out", str(out)]) == 2
+    assert "config" in capsys.readouterr().err

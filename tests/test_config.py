@@ -169,3 +169,19 @@ def test_presets_and_demos_still_validate():
         preset.config()
     for demo in demos.DEMOS.values():
         demo.config()
+
+
+def test_live_changes_read_from_a_link_or_a_file_and_refuse_what_cannot_change():
+    from explorer.config import live_changes_text, parse_live_changes
+
+    changes = parse_live_changes("1200:g_lr=0.005,loss=hinge; 2000:d_steps=2")
+    assert changes == [{"step": 1200, "g_lr": 0.005, "loss": "hinge"}, {"step": 2000, "d_steps": 2}]
+    assert parse_live_changes(live_changes_text(changes)) == changes
+    cfg = GANConfig(live_changes=changes)
+    assert (cfg.ended().g_lr, cfg.ended().loss, cfg.ended().d_steps) == (0.005, "hinge", 2)
+    assert GANConfig.from_json(cfg.to_json()) == cfg
+    for bad, words in [("1200:latent_dim=3", "latent_dim"), ("12:g_lr=7", "learning rate"),
+                       ("2000:d_steps=2;100:g_lr=0.001", "in order"), ("x:g_lr=0.1", "step"),
+                       ("1200", "STEP:setting"), ("1:loss=nope", "loss"), (";".join(["1:d_steps=2"] * 65), "65")]:
+        with pytest.raises(ConfigError, match=words):
+            GANConfig().replace(live_changes=bad)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from explorer import directions, latent
-from explorer.classifier import load_classifier
+from explorer.reader import load_reader
 
 
 def test_principal_directions_are_unit_length_and_ordered_by_variance(tiny_trained):
@@ -48,7 +48,7 @@ def test_ink_and_slant_measure_what_they_say():
 
 def test_attribute_directions_change_their_attribute(tiny_trained):
     cfg, G = tiny_trained.cfg, tiny_trained.generator
-    found = {a.key: a for a in directions.attribute_directions(G, cfg, load_classifier(), n=1500)}
+    found = {a.key: a for a in directions.attribute_directions(G, cfg, load_reader(), n=1500)}
     assert {"thickness", "slant"} <= set(found)
     z = latent.truncated(cfg, 300, 1.0, seed=9)
     for key, measure in (("thickness", directions.ink), ("slant", directions.slant)):

@@ -4,8 +4,9 @@
 import pytest
 import torch
 
-from explorer import latent, metrics
+from explorer import latent
 from explorer.config import ConfigError
+from explorer.reader import load_reader
 from tiny import tiny
 
 
@@ -113,10 +114,10 @@ def test_blended_labels_morph_a_conditional_generator(tiny_conditional):
 def test_look_reads_images_with_d_and_the_classifier(tiny_trained):
     cfg = tiny_trained.cfg
     z = latent.truncated(cfg, 6, 1.0)
-    seen = latent.look(tiny_trained.generator, cfg, z, None, tiny_trained.D, metrics.load_classifier())
+    seen = latent.look(tiny_trained.generator, cfg, z, None, tiny_trained.D, load_reader())
     assert seen.images.shape == (6, 28, 28) and seen.images.dtype == torch.uint8
     assert torch.equal(seen.images, latent.generate(tiny_trained.generator, cfg, z))
-    assert torch.allclose(seen.probabilities.sum(1), torch.ones(6), atol=1e-5)
+    assert (seen.probabilities.sum(1) <= 1 + 1e-5).all()  # the rest: the chance it is no digit at all
     assert seen.d_scores.shape == (6,) and ((seen.d_scores > 0) & (seen.d_scores < 1)).all()
     one = latent.look(tiny_trained.generator, cfg, z[0])
     assert one.images.shape == (1, 28, 28) and one.d_scores is None

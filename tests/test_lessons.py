@@ -70,8 +70,8 @@ def reading(real=0.9, fid=10.0, histogram=None, seconds=10.0, variety=0.8, step=
 
 def test_diagnosis_of_a_healthy_run_says_so_with_its_numbers():
     d = lessons.diagnose(history(), [reading()], [3], "nonsaturating")
-    assert d.kind == "healthy" and "90% of samples read as a 3, 90% look like a real 3" in d.detail
-    assert "1.4" in d.detail
+    assert d.kind == "healthy" and "At step 400, 90% of samples read as a 3 and 90% look like a real 3" in d.detail
+    assert "1.4" in d.detail and "training batches" in d.detail and "evaluation mode" in d.detail
 
 
 def test_diagnosis_of_d_winning_names_the_vanishing_gradient_for_minimax():
@@ -100,12 +100,30 @@ def test_diagnosis_of_a_stalled_run_and_of_the_start():
 
 
 def test_seen_replays_the_run_and_needs_two_readings_in_a_row():
-    w = lessons.WINDOW
-    h = history(n=4 * w)  # steps 10, 20, ...; D wins from row w on
-    h["d_real"], h["d_fake"] = [0.7] * w + [0.99] * 3 * w, [0.4] * w + [0.01] * 3 * w
-    steps = [10 * (w // 2), 10 * (w + w // 2), 10 * (3 * w), 10 * (4 * w)]
+    h = history(n=100)  # steps 10, 20, ..., 1000; D wins from step 300 on
+    h["d_real"] = [0.7 if s < 300 else 0.99 for s in h["step"]]
+    h["d_fake"] = [0.4 if s < 300 else 0.01 for s in h["step"]]
+    steps = [250, 400, 600, 1000]
     readings = [reading(real=0.0, fid=500, step=s, seconds=s / 10) for s in steps]
-    # the second reading's window still mixes both halves; the third and fourth are the first two in a row
-    assert lessons.seen("d_wins", h, readings, [3], "minimax") == steps[3]
-    assert lessons.seen("d_wins", h, readings, [3], "minimax", times=1) == steps[2]
+    # the reading at 400 judges steps 151-400, which still mix both; 600 and 1000 are the first two in a row
+    assert lessons.seen("d_wins", h, readings, [3], "minimax") == 1000
+    assert lessons.seen("d_wins", h, readings, [3], "minimax", times=1) == 600
     assert lessons.seen("exploding", h, readings, [3], "minimax") is None
+
+
+def test_a_run_that_went_bad_after_a_live_change_is_not_called_healthy():
+    from explorer.progress import Change
+
+    good = [reading(real=0.9, fid=f, step=s) for s, f in ((1000, 20.0), (1500, 11.0), (2000, 10.0))]
+    drifting = good + [reading(real=0.85, fid=14.0, step=2500), reading(real=0.84, fid=14.8, step=3000)]
+    change = Change(1500, "G lr → 0.005", {"g_lr": 5e-3})
+    d = lessons.diagnose(history(n=300), drifting, [3], "nonsaturating", [change])
+    assert d.kind == "worsening" and "up from 10.0 at step 2,000" in d.detail
+    assert "G lr → 0.005, at step 1,500" in d.detail
+    assert lessons.diagnose(history(n=300), good + good[-1:], [3], "nonsaturating").kind == "healthy"
+    once = good + [reading(real=0.85, fid=14.8, step=2500), reading(real=0.9, fid=10.5, step=3000)]
+    assert lessons.diagnose(history(n=300), once, [3], "nonsaturating").kind == "healthy"  # one bad reading is noise
+    h = history(n=300)
+    h["g_loss"] = [1.0 if s <= 2750 else 2.9 for s in h["step"]]  # G's loss climbs as D pulls ahead
+    d = lessons.diagnose(h, good, [3], "nonsaturating", [change])
+    assert d.kind == "worsening" and "G's loss is 2.90" in d.detail and "up from 1.00" in d.detail

@@ -2,7 +2,7 @@
 
 import torch
 
-from explorer.app.points import MAX_Z_TEXT, parse_digit, parse_z, point_params
+from explorer.app.points import MAX_Z_TEXT, OWN, parse_digit, parse_z, point_params
 from explorer.app.runs import Run
 from tiny import tiny
 
@@ -18,9 +18,9 @@ def test_a_point_link_round_trips_to_three_decimals():
     assert parse_digit(params["digit"], run.cfg) == (7, None)
 
 
-def test_a_trained_runs_point_link_names_no_model():
+def test_a_trained_runs_point_link_says_its_model_is_ones_own():
     run = Run("Run 1", tiny(latent_dim=2), None, None, {})
-    assert "model" not in point_params(run, torch.zeros(2), None)
+    assert point_params(run, torch.zeros(2), None)["model"] == OWN
 
 
 def test_bad_points_give_plain_reasons_without_allocating():

@@ -5,7 +5,7 @@ import pytest
 
 from explorer.app.limits import Limits
 from explorer.app.runs import Run
-from explorer.app.session import MAX_RUNS, Session
+from explorer.app.session import MAX_RUNS, Session, Sessions
 from explorer.app.threads import ThreadBackend
 from explorer.config import Budget, ConfigError
 from explorer.nets import build
@@ -62,3 +62,48 @@ def test_the_session_keeps_the_last_runs_and_a_current_one():
     session.set_current(runs[-3])
     session.add_run(run_named("new"), make_current=False)
     assert session.current is runs[-3] and session.find("new") is session.runs[-1]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_token_finds_its_session_again_and_tokens_are_unguessable():
+    store = Sessions()
+    first = store.new("tab-1")
+    assert len(first.token) >= 20 and store.new("tab-2").token != first.token
+    assert store.find(first.token, "tab-3") is first  # a reload: a new tab, the same session
+    assert store.find("no-such-token", "tab-4") is None
+
+
+def test_a_session_lives_while_any_of_its_tabs_does_and_is_let_go_after_its_keep_time(backend):
+    clock, open_tabs = Clock(), {"tab-1", "tab-2"}
+    store = Sessions(is_active=lambda tab: tab in open_tabs, keep_seconds=60, clock=clock)
+    session = store.new("tab-1")
+    store.find(session.token, "tab-2")  # the reload's tab
+    job = session.start(backend, tiny(), Budget("steps", 10**6))
+    open_tabs.discard("tab-1")  # the old tab closed: the session lives on in the new one
+    assert store.alive(session.token) and store.let_go() == 0
+    open_tabs.clear()  # every tab gone
+    assert not store.alive(session.token)
+    store.let_go()
+    clock.now += 59
+    assert store.let_go() == 0 and store.find(session.token) is session  # kept a while, for a returning student
+    clock.now += 2
+    assert store.let_go() == 1 and store.find(session.token) is None
+    assert job.wait(10)  # its job stopped with it
+
+
+def test_past_its_cap_the_store_lets_the_longest_gone_sessions_go_first():
+    clock = Clock()
+    store = Sessions(is_active=lambda tab: False, keep_seconds=10**6, max_sessions=2, clock=clock)
+    tokens = []
+    for _ in range(4):
+        tokens.append(store.new("gone").token)
+        store.let_go()
+        clock.now += 1
+    assert len(store) <= 3 and store.find(tokens[-1]) is not None and store.find(tokens[0]) is None

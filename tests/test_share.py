@@ -29,3 +29,24 @@ def test_a_lesson_link_opens_the_lessons_setup_and_length():
     lesson = lessons.get("collapse")
     decoded = share.decode(lesson.params())
     assert decoded.lesson == "collapse" and decoded.cfg == lesson.config() and decoded.budget == lesson.budget
+
+
+def test_a_lesson_link_is_not_case_sensitive():
+    assert share.decode({"lesson": " Collapse "}).lesson == "collapse"
+    assert share.decode({"lesson": "COLLAPSE"}).cfg == lessons.get("collapse").config()
+
+
+def test_a_setup_from_a_lesson_encodes_as_the_lesson_and_its_fix_as_the_lesson_and_its_change():
+    lesson = lessons.get("collapse")
+    assert share.encode("default", lesson.config(), lesson.budget, "collapse") == {"lesson": "collapse"}
+    fix = share.encode("default", lesson.fixed_config(), lesson.budget, "collapse")
+    assert fix == {"lesson": "collapse", "g_lr": "0.001"}
+    decoded = share.decode(fix)
+    assert decoded.cfg == lesson.fixed_config() and decoded.lesson == "collapse"
+
+
+def test_recorded_live_changes_travel_in_a_link():
+    cfg = presets.get("default").config(live_changes=[{"step": 1200, "g_lr": 5e-3}, {"step": 2000, "loss": "hinge"}])
+    params = share.encode("default", cfg, Budget("steps", 3000))
+    assert params["live_changes"] == "1200:g_lr=0.005;2000:loss=hinge"
+    assert share.decode(params).cfg == cfg

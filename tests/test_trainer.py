@@ -233,3 +233,23 @@ def test_a_trained_model_keeps_the_generator_people_see_and_the_runs_record(digi
     assert model.G is trainer.generator and model.G is not trainer.G and not model.G.training
     assert model.meta["steps"] == 20 and model.meta["name"] == "run" and model.meta["status"] == Status.FINISHED
     assert model.progress.step == 20 and model.progress.status == Status.FINISHED
+
+
+def test_a_config_with_live_changes_replays_them_and_a_run_records_its_own(digits):
+    cfg = tiny(live_changes=[{"step": 10, "g_lr": 1e-3}, {"step": 20, "loss": "hinge"}])
+    trainer = Trainer(cfg, digits)
+    worker = training(trainer, Budget("steps", 40), steps=25)
+    trainer.update(d_steps=2)  # one made live, besides the replayed ones
+    worker.join()
+    history = trainer.state().history.columns()
+    rates = dict(zip(history["step"], history["g_lr"]))
+    assert rates[10] == cfg.g_lr and rates[11] == 1e-3  # the change began after step 10
+    assert [c.step for c in trainer.state().changes][:2] == [10, 20]
+    recorded = trainer.recorded_config()
+    assert recorded.g_lr == cfg.g_lr and recorded.loss == cfg.loss  # the settings it started with...
+    assert recorded.live_changes[:2] == cfg.live_changes and recorded.live_changes[2]["d_steps"] == 2
+    assert recorded.ended().loss == "hinge" and recorded.ended().d_steps == 2  # ...and where it ended
+    again = Trainer(recorded, digits)  # a run from the download replays all three
+    again.run(Budget("steps", 40))
+    assert [(c.step, c.settings) for c in again.state().changes] == \
+        [(c.step, c.settings) for c in trainer.state().changes]

@@ -16,7 +16,7 @@ def continue_lost(session: Session, backend: Backend) -> Job:
         raise ValueError("this session's job was not lost, or left no weights to go on from")
     cfg = lost.cfg.replace(**weights.progress.settings)  # with the live changes it had
     name = f"Run {session.run_counter + 1} (continues {lost.name})"
-    spec = JobSpec(cfg, lost.budget, name=name, session_id=session.session_id, lesson=lost.lesson,
+    spec = JobSpec(cfg, lost.budget, name=name, session_id=session.token, lesson=lost.lesson,
                    measure=lost.spec.measure, start_from=weights)
     backend.check_admission(spec)
     session.sync()  # the lost run (its last weights) joins the runs first

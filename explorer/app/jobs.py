@@ -190,6 +190,16 @@ class Job(ABC):
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
+    def wait_paused(self, timeout: float = 3.0) -> bool:
+        """After pause(): wait until the trainer has paused and published its snapshot and reading of that step
+        (a step and a reading take well under a second), so a page drawn now shows one moment throughout."""
+        deadline = time.monotonic() + timeout
+        while not self.done and self.progress().status != Status.PAUSED:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     # ---- reading ------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
@@ -234,6 +244,8 @@ class Job(ABC):
         eta = running * (1 - fraction) / fraction if 0 < fraction < 1 and not done else None
         if self.budget.kind == "seconds" and not done:
             eta = max(0.0, self.budget.amount - progress.seconds)
+        if status == Status.PAUSED:
+            eta = None  # nothing is counting down while it waits
         position = self._backend.position(self) if self._backend else 0
         return JobView(progress, status, reason, fraction, position, eta, done)
 

@@ -16,7 +16,7 @@ METER = ("chart_share", "chart_classes", "chart_fid", "chart_dhist")  # from the
 
 def figures(view: JobView, cfg: GANConfig) -> dict[str, go.Figure]:
     """Every live chart the view has data for, by its key on the page."""
-    history, marks = view.history, view.changes
+    history, marks = view.history, [(c.step, c.what) for c in view.changes]  # each live change, where it began
     probabilities = LOSSES[view.settings.get("loss", cfg.loss)].probabilities
     out = {"chart_loss": charts.loss_figure(history, marks),
            "chart_d": charts.d_output_figure(history, probabilities, marks),
@@ -24,8 +24,9 @@ def figures(view: JobView, cfg: GANConfig) -> dict[str, go.Figure]:
     if view.readings:
         last, series = view.readings[-1], quality.series(view.readings)
         out.update({"chart_share": charts.share_figure(series, cfg.digits, view.step),
-                    "chart_classes": charts.class_figure(last.looks_real_histogram, cfg.digits),
+                    "chart_classes": charts.class_figure(last.histogram, last.looks_real_histogram, cfg.digits,
+                                                         last.step),
                     "chart_fid": charts.fid_figure(series, view.step),
                     "chart_dhist": charts.d_histogram_figure(last.d_real.tolist(), last.d_fake.tolist(),
-                                                             last.probabilities, series, view.step)})
+                                                             last.probabilities, series, view.step, last.step)})
     return out

@@ -11,6 +11,7 @@ import torch
 from ..config import MAX_LATENT, GANConfig
 from .runs import Run
 
+OWN = "own"  # a link's model when the point came from a model trained or uploaded in someone's session
 MAX_Z_TEXT = MAX_LATENT * 24  # "-12345.678901234567890," is 23 characters: longer text is no point
 
 
@@ -19,8 +20,7 @@ def point_params(run: Run, z: torch.Tensor, digit: int | None) -> dict[str, str]
     params = {"z": ",".join(f"{v:.3f}" for v in z.tolist())}
     if digit is not None:
         params["digit"] = str(digit)
-    if run.source == "demo":
-        params["model"] = run.meta["demo"]
+    params["model"] = run.meta["demo"] if run.source == "demo" else OWN  # a link cannot carry one's own model
     return params
 
 

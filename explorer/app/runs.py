@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import checkpoints, demos, images
-from ..config import GANConfig
+from ..config import Budget, GANConfig
 from ..progress import COLUMNS, Snapshot
+from . import share
+from .form_values import DEFAULT_BUDGET
 from .jobs import Job
 
 
@@ -108,7 +110,15 @@ class Run:
         return json.dumps({"config": self.cfg.to_dict(), "meta": self.meta}, indent=2)
 
     def config_json(self) -> str:
+        """The settings it started with, and each live change with the step it began after: a run from this file
+        (`python -m explorer train --config`, or the link below) replays them."""
         return self.cfg.to_json()
+
+    def setup_link(self) -> dict[str, str]:
+        """The Train page's query parameters for this run's setup and length, live changes included."""
+        steps = self.steps if self.steps and self.steps > 0 else None
+        budget = Budget("steps", steps) if steps else DEFAULT_BUDGET
+        return share.encode(self.meta.get("preset", share.DEFAULT_PRESET), self.cfg, budget)
 
     def metrics_csv(self) -> str:
         return metrics_csv(self.history)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import lessons, presets
-from ..config import Budget, ConfigError, GANConfig
+from ..config import Budget, ConfigError, GANConfig, live_changes_text
 from .form_values import DEFAULT_BUDGET, LENGTH_KINDS
 
 DEFAULT_PRESET = "default"
-IGNORED = ("embed", "embed_options", "present")  # Streamlit's own parameters, and presenter mode's flag
+# Streamlit's own parameters, presenter mode's flag, and the session token (never part of a setup or its link)
+IGNORED = ("embed", "embed_options", "present", "s")
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Decoded:
 def to_text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return live_changes_text(value)
     if isinstance(value, list):
         return ",".join(map(str, value))
     if isinstance(value, float):
@@ -36,13 +39,19 @@ def to_text(value) -> str:
     return str(value)
 
 
-def encode(preset: str, cfg: GANConfig, budget: Budget) -> dict[str, str]:
-    """Query parameters that rebuild `cfg` and `budget` from `preset`."""
-    base = presets.get(preset).config().to_dict() if preset in presets.PRESETS else GANConfig().to_dict()
-    params = {"preset": preset if preset in presets.PRESETS else DEFAULT_PRESET,
-              "digits": to_text(cfg.digits), budget.kind: to_text(budget.amount)}
+def encode(preset: str, cfg: GANConfig, budget: Budget, lesson: str = "") -> dict[str, str]:
+    """Query parameters that rebuild `cfg` and `budget` from `preset`, or from `lesson`'s setup when the setup is
+    that lesson's (or its fix, or another change of it): the link then opens the lesson, card and all."""
+    if lesson in lessons.LESSONS:
+        params, base = {"lesson": lesson}, lessons.get(lesson).config().to_dict()
+        if budget != lessons.get(lesson).budget:
+            params[budget.kind] = to_text(budget.amount)
+    else:
+        base = presets.get(preset).config().to_dict() if preset in presets.PRESETS else GANConfig().to_dict()
+        params = {"preset": preset if preset in presets.PRESETS else DEFAULT_PRESET,
+                  "digits": to_text(cfg.digits), budget.kind: to_text(budget.amount)}
     for name, value in cfg.to_dict().items():
-        if name != "digits" and value != base[name]:
+        if value != base[name] and (name != "digits" or lesson):
             params[name] = to_text(value)
     return params
 
@@ -56,7 +65,7 @@ def decode(params: dict[str, str]) -> Decoded:
         warnings.append(f"preset: {name!r} is not one of {', '.join(presets.PRESETS)}; using {DEFAULT_PRESET!r}.")
         name = DEFAULT_PRESET
     cfg = presets.get(name).config()
-    lesson = params.pop("lesson", "").strip()
+    lesson = params.pop("lesson", "").strip().lower()  # "Collapse" and "COLLAPSE" open the lesson too
     if lesson:  # a lesson's setup, which the other parameters may still change
         if lesson in lessons.LESSONS:
             cfg, name = lessons.get(lesson).config(), DEFAULT_PRESET

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from .. import data, demos, images, inversion, latent
-from ..classifier import load_classifier
 from ..directions import principal_directions
+from ..reader import load_reader
 from .report import machine, write
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_app.py"
@@ -28,14 +28,14 @@ def add_parser(bsub):
 def run(args) -> int:
     ckpt = demos.load(args.demo)
     G, D, cfg = ckpt.G, ckpt.D, ckpt.cfg
-    classifier = load_classifier()
+    reader = load_reader()
     pool = inversion.real_images(data.load(), cfg.digits)
     typical = inversion.typical_nearest(pool)
     found = principal_directions(G, cfg)
     z = latent.point(cfg, 0)
 
     def slider_move():  # what the Latent space page computes for one move
-        seen = latent.look(G, cfg, z, None, D, classifier)
+        seen = latent.look(G, cfg, z, None, D, reader)
         hood = latent.generate(G, cfg, latent.neighbourhood(z, found.vectors[0], found.vectors[1], 0.5))
         near = inversion.nearest_real(seen.images[0], pool, typical)
         for picture in (images.grid(seen.images, scale=10), images.grid(hood, nrow=3, scale=2),
@@ -45,7 +45,7 @@ def run(args) -> int:
     def strip():  # 16 frames, lerp and slerp, each read by D and the classifier
         a, b = latent.point(cfg, 1), latent.point(cfg, 2)
         for mode in ("lerp", "slerp"):
-            seen = latent.look(G, cfg, latent.interpolate(a, b, 16, mode), None, D, classifier)
+            seen = latent.look(G, cfg, latent.interpolate(a, b, 16, mode), None, D, reader)
             images.grid_png(seen.images, nrow=16, scale=2)
 
     rows = {"slider_move_ms": _time(slider_move, args.repeats), "strip_16_ms": _time(strip, args.repeats),

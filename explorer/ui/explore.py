@@ -9,6 +9,7 @@ attribute (`lat_attr_<key>`) directions; `edited_z` adds them up. Buttons change
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -19,15 +20,16 @@ from .. import data, demos, images, inversion, latent
 from ..app import points
 from ..app.runs import Run
 from ..checkpoints import CheckpointError
-from ..classifier import load_classifier
 from ..config import MAX_SEED
 from ..directions import Attribute, Directions, attribute_directions, principal_directions
+from ..reader import load_reader
 from . import state
 from .widgets import KEEP
 
 log = logging.getLogger(__name__)
 GALLERY_SIZE = 12  # saved points per model
 FIRST_SLIDERS = 16  # latent dimensions shown before the "more" expander
+MAX_REACH = 8.0  # the sliders widen to hold an opened point, up to this far (8 σ of a normal prior: none is farther)
 ss = st.session_state
 
 
@@ -58,6 +60,13 @@ def pick_model() -> Run | None:
     if current is None:  # first visit: start on a demo, so there is something to explore at once
         state.set_current(options[0])
         st.rerun()  # the sidebar, drawn before the page, should name it too
+    offer = state.offered()
+    if offer is not None:  # never switched under the student: offered
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.info(f"**{offer.name}** finished training ({offer.summary}). You are exploring {current.name}.",
+                 icon=":material/new_releases:")
+        row.button(f"Explore {offer.name}", key="take_offer", type="primary", on_click=state.set_current,
+                   args=(offer,))
     ss["model_pick"] = next(i for i, r in enumerate(options) if r is current)
     st.selectbox("Generator to explore", range(len(options)), key="model_pick", on_change=_picked, args=(options,),
                  format_func=lambda i: f"{options[i].name} · {options[i].summary}",
@@ -82,7 +91,7 @@ def directions(run: Run) -> Directions:
 def attributes(run: Run) -> list[Attribute]:
     if "attributes" not in run.cache:
         with st.spinner("Labelling 3,000 samples for the attribute directions (once per model)..."):
-            run.cache["attributes"] = attribute_directions(run.G, run.cfg, load_classifier())
+            run.cache["attributes"] = attribute_directions(run.G, run.cfg, load_reader())
     return run.cache["attributes"]
 
 
@@ -103,16 +112,29 @@ def real_pool(run: Run) -> tuple[torch.Tensor, float, str]:
 
 # ---- the latent point ---------------------------------------------------------------------------------
 def sync_point(run: Run) -> None:
-    """A new generator starts at seed 0's point."""
+    """A new generator starts at seed 0's point, on sliders of the prior's usual reach."""
     if ss.get("lat_model") != id(run):
         ss.lat_model = id(run)
         ss.lat_seed = 0
+        ss.pop("lat_reach", None)
         set_point(run, latent.point(run.cfg, 0), run.cfg.digits[0] if run.cfg.conditional else None)
 
 
+def reach(run: Run) -> float:
+    """How far the dimension sliders go: the prior's usual extent, or farther to hold a point opened here."""
+    return max(latent.extent(run.cfg), ss.get("lat_reach", 0.0))
+
+
 def set_point(run: Run, z: torch.Tensor, digit: int | None = None) -> None:
-    """Put z into the sliders (clamped to their range) and clear the direction offsets."""
-    e = latent.extent(run.cfg)
+    """Put z into the sliders and clear the direction offsets. A point past the sliders' reach arrives whole: they
+    widen to hold it (up to MAX_REACH, past which it is clipped, and the page says so)."""
+    far = float(z.abs().max()) if len(z) else 0.0
+    if far > reach(run):
+        ss.lat_reach = min(MAX_REACH, math.ceil(far * 2) / 2)
+    if far > MAX_REACH:
+        ss.lat_clipped = (f"This point reaches {far:.1f} along one dimension; the sliders stop at ±{MAX_REACH:g}, so "
+                          f"it was clipped there, and the image differs a little from the point's own.")
+    e = reach(run)
     for i, v in enumerate(z.tolist()):
         ss[f"lat_z_{i}"] = round(min(e, max(-e, v)), 2)
     if digit is not None:
@@ -168,7 +190,7 @@ def dimension_sliders(run: Run) -> None:
 
 
 def _slider_block(keys: list[str], label, run: Run) -> None:
-    e = latent.extent(run.cfg)
+    e = reach(run)
     for start in range(0, len(keys), 2):  # a row per pair, so a phone's single column reads z1, z2, z3, ...
         for col, i in zip(st.columns(2), range(start, min(start + 2, len(keys)))):
             col.slider(label(i), -e, e, step=0.01, key=keys[i], format="%.2f", **KEEP)
@@ -267,9 +289,13 @@ def apply_link() -> list[str]:
         name = params["model"]
         if name in demo_runs():
             state.set_current(demo_runs()[name])
-        else:
-            warnings.append(f"model: {name!r} is not one of the demo models ({', '.join(demo_runs()) or 'none'}).")
+        elif name != points.OWN:
+            warnings.append(f"model: {name[:40]!r} is not one of the demo models ({', '.join(demo_runs()) or 'none'}).")
     run = state.current_run() or next(iter(demo_runs().values()), None)
+    if params.get("model") == points.OWN and run is not None:
+        warnings.append(f"this point was made with a model trained in someone's own session, which a link cannot "
+                        f"carry: it is shown in {run.name}, where it draws something else. Ask for the model's "
+                        f"checkpoint to see it as they did.")
     if run is None:
         warnings.append("there is no generator to open the point in yet.")
     elif "z" in params:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import config as C
-from .. import presets
+from .. import live_settings, presets
 from ..app import form_values, share
 from ..config import Budget, ConfigError, GANConfig
 from ..losses import LOSSES
@@ -54,10 +54,11 @@ def apply_link() -> list[str]:
     return st.session_state.get("link_warnings", [])
 
 
-def set_link(cfg: GANConfig, budget: Budget) -> dict[str, str]:
-    """Put the setup in the address bar, so the page's URL is its share link."""
-    params = share.encode(st.session_state.get(k("preset"), share.DEFAULT_PRESET), cfg, budget)
-    st.query_params.from_dict(params)
+def set_link(cfg: GANConfig, budget: Budget, lesson: str = "") -> dict[str, str]:
+    """Put the setup in the address bar, so the page's URL is its share link (a lesson's names the lesson)."""
+    params = share.encode(st.session_state.get(k("preset"), share.DEFAULT_PRESET), cfg, budget, lesson)
+    kept = {key: value for key, value in st.query_params.to_dict().items() if key in share.IGNORED}
+    st.query_params.from_dict({**params, **kept})  # the session token and presenter mode stay
     st.session_state.applied_link = sorted(params.items())
     st.session_state.link_warnings = []
     return params
@@ -73,6 +74,23 @@ def preset_picker() -> None:
     name = st.selectbox("Preset", list(presets.PRESETS), key=k("preset"), on_change=_on_preset, **KEEP,
                         help="A preset fills in every field below; you can still change any of them.")
     st.caption(presets.get(name).description)
+
+
+def planned_changes() -> None:
+    """The live changes this setup replays (from a link or a run's config), and a way to drop them."""
+    changes = (st.session_state.get("form_base") or {}).get("live_changes") or []
+    if not changes:
+        return
+    said = "; ".join(f"after step {c['step']:,}: " + ", ".join(live_settings.describe(key, value)
+                                                             for key, value in c.items() if key != "step")
+                     for c in changes)
+    st.caption(f"This setup replays {len(changes)} live change{'s' if len(changes) > 1 else ''}, as the run it "
+               f"comes from made them: {said}.")
+    st.button("Drop the replayed changes", key="drop_changes", on_click=_drop_changes)
+
+
+def _drop_changes() -> None:
+    st.session_state.form_base = {**st.session_state.form_base, "live_changes": []}
 
 
 def values() -> dict:

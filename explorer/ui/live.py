@@ -22,11 +22,12 @@ ENDED = {Status.FINISHED: st.success, Status.STOPPED: st.warning, Status.DIVERGE
          Status.COLLAPSED: st.error, Status.FAILED: st.error}
 
 
-def show() -> None:
+def show(lesson_ready: bool = False) -> None:
     job = state.job()
     if job is None:
-        st.info("Choose a setup above and press **Start training**. The charts and samples appear here "
-                "and update every second while the GAN trains.", icon=":material/play_circle:")
+        start = "press **Start this lesson**" if lesson_ready else "choose a setup above and press **Start training**"
+        st.info(f"To train, {start}. The charts and samples appear here and update every second while the GAN "
+                "trains.", icon=":material/play_circle:")
         return
     polling = not job.done and not job.paused
     st.fragment(_live, run_every=POLL_SECONDS if polling else None)(polling)
@@ -40,26 +41,47 @@ def _live(polling: bool) -> None:
     if view.done and (polling or not state.session().adopted):
         st.rerun()  # full rerun: the sidebar adopts the new generator, and polling stops
     _controls(job, view)  # in presenter mode too: a teacher pauses to explain, or stops, in front of the class
-    show_settings = not presenter.active()  # presenter mode folds the settings, results and film strip away
+    if presenter.active():
+        _presented(job, view)
+        return
     teach.now(job, view)
     if view.done:
         ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
         faults.offer_continue(job, view)
-        if show_settings:
-            _results(job)
-    elif view.status != Status.QUEUED and show_settings:
+        _results(job)
+    elif view.status != Status.QUEUED:
         _live_changes(job, view)
     teach.card(job, view)
-    if not view.history.get("step"):
-        if view.status != Status.QUEUED:
-            st.caption("Waiting for the first steps...")
+    if not _started(view):
         return
     figures = live_charts.figures(view, job.cfg)
     _grid_and_loss(job, view, figures)
     _quality(job, view, figures)
     _more_charts(view, figures)
-    if show_settings:
-        _film_strip(job, view)
+    _film_strip(job, view)
+
+
+def _presented(job: Job, view: JobView) -> None:
+    """Presenter mode, for a projector: the samples and the loss first, where a class looks, then what is happening
+    now in large type, the lesson, and the meter; the settings, results and film strip fold away."""
+    if _started(view):
+        figures = live_charts.figures(view, job.cfg)
+        _grid_and_loss(job, view, figures)
+    teach.now(job, view)
+    if view.done:
+        ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
+    teach.card(job, view)
+    if _started(view):
+        _quality(job, view, figures)
+        _more_charts(view, figures)
+
+
+def _started(view: JobView) -> bool:
+    if view.history.get("step"):
+        return True
+    if view.status != Status.QUEUED:
+        st.caption("Waiting for the first steps...")
+    return False
 
 
 def _controls(job: Job, view: JobView) -> None:
@@ -71,6 +93,7 @@ def _controls(job: Job, view: JobView) -> None:
     paused = view.status == Status.PAUSED
     if row.button("Pause", disabled=view.done or paused or view.status == Status.QUEUED):
         job.pause()
+        job.wait_paused()  # the page then draws the paused step's own snapshot and reading
         st.rerun()
     if row.button("Resume", disabled=not paused):
         job.resume()
@@ -81,6 +104,7 @@ def _controls(job: Job, view: JobView) -> None:
         st.rerun()
     if row.button("Reset", help="Clear this run from the page (it stays on the Runs page)."):
         state.reset_job()
+        st.session_state.setup_next = True  # back to setting up: the setup opens again
         st.rerun()
     row.markdown(f"**{job.name}** · Status: **{status}**", width="content")
     if view.status == Status.QUEUED:
@@ -89,7 +113,10 @@ def _controls(job: Job, view: JobView) -> None:
 
 
 def progress_text(view: JobView, job: Job) -> str:
+    """Where the run is; while it trains, its rate and the time left (paused: neither, as neither moves)."""
     budget = job.budget
+    if view.status == Status.PAUSED:
+        return f"Paused at step {view.step:,} · epoch {view.epoch:,} · {view.seconds:,.0f} s of training so far"
     if budget.kind == "steps":
         head = f"Step {view.step:,} of {int(budget.amount):,} · epoch {view.epoch:,}"
     elif budget.kind == "epochs":
@@ -135,12 +162,14 @@ def _live_changes(job: Job, view: JobView) -> None:
 def _grid_and_loss(job: Job, view: JobView, figures: dict) -> None:
     latest = view.snapshots[-1]
     big = presenter.active()
-    left, right = st.columns([1, 1] if big else [2, 3])
+    left, right = st.columns([1, 1.4] if big else [2, 3])
     with left:
-        png = _png(job, latest, scale=4 if big else 2)
+        png = _png(job, latest, scale=2)
         rows = (f"one row per digit ({', '.join(map(str, job.cfg.digits))})"
                 if job.cfg.conditional else "the same 64 latent points every time")
-        st.image(png, caption=f"Samples at step {latest.step:,}: {rows}", output_format="PNG")
+        # in presenter mode as tall as the chart beside it: both fit a projector's screen under the controls
+        st.image(png, caption=f"Samples at step {latest.step:,}: {rows}", output_format="PNG",
+                 width=presenter.CHART_HEIGHT - 40 if big else "stretch")
         if not big:
             st.download_button("Download this grid (PNG)", png, f"{job.name}-step{latest.step}.png", "image/png",
                                on_click="ignore", key="dl_grid", icon=":material/download:")
@@ -217,9 +246,11 @@ def _quality(job: Job, view: JobView, figures: dict) -> None:
         presenter.chart(figures["chart_fid"], key="chart_fid")
         presenter.chart(figures["chart_dhist"], key="chart_dhist")
     if not presenter.active():
-        st.caption(f"Every few seconds the metrics classifier scores {len(last.d_fake)} samples from fixed noise. "
-                   "A sample is read as a digit when that is the classifier's best guess; it looks like a real one "
-                   "when the classifier is 90% sure and its features lie where real digits' do; variety compares "
+        st.caption(f"Every few seconds of training, {len(last.d_fake)} samples from fixed noise are scored"
+                   f"; the charts' newest reading is from step {last.step:,} (a pause takes one at once). "
+                   "A sample is read as a digit when a digit reader trained to read as people do (noise and grey "
+                   "backgrounds included) reads it so; it looks like a real one when a classifier trained on clean "
+                   "digits alone is 90% sure and its features lie where real digits' do; variety compares "
                    "the samples' pixel spread with real digits'. "
                    "The Fréchet distance compares the classifier's features of samples and real digits; the "
                    "dotted floor is what real digits score. When D's two histograms sit apart, D tells real from "
@@ -234,6 +265,14 @@ def _results(job: Job) -> None:
     run = next((r for r in state.runs() if r.source == "trained" and r.name == job.name), None)
     if run is None:
         return
-    st.markdown(f"**{run.name}** is now your current generator: explore it on the latent pages, "
-                "or download it.")
+    current = state.current_run()
+    if run is current:
+        st.markdown(f"**{run.name}** is now your current generator: explore it on the latent pages, or download it.")
+    else:
+        st.markdown(f"**{run.name}** is ready. The latent pages still show **{current.name}**, which you were "
+                    "exploring; switch when you like.")
+        if st.button(f"Explore {run.name} on the Latent space page", key="explore_new", icon=":material/grid_view:"):
+            state.set_current(run)
+            st.switch_page("pages/latent.py")
     widgets.run_downloads(run, key="live")
+    st.divider()  # room for the sample grid's own toolbar (fullscreen), which sits just above the picture

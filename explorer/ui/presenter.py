@@ -11,7 +11,8 @@ import streamlit as st
 KEY = "presenter"
 FLAG = "present"
 ON = ("1", "true", "yes", "on")
-CHART_HEIGHT = 520
+CHART_HEIGHT = 460  # beside the sample grid, both fit a 720-pixel-high projector screen under the controls
+TEXT_PX = 18  # the smallest text on a chart in presenter mode
 
 
 def sync_with_url() -> None:
@@ -50,9 +51,22 @@ def _to_url() -> None:
     st.session_state.present_flag_seen = st.query_params.get(FLAG)
 
 
-def chart(fig, key: str) -> None:
-    """st.plotly_chart, taller in presenter mode."""
+def chart(fig, key: str, height: int = CHART_HEIGHT) -> None:
+    """st.plotly_chart; in presenter mode taller, with every text at least TEXT_PX, to be read from the back of a
+    room. Each text is sized where it is drawn: Streamlit's chart theme sets tick and legend fonts of its own, so
+    the figure's base font alone would not reach them."""
     if active():
-        fig.layout.height = CHART_HEIGHT
-        fig.layout.font = dict(size=16)
+        fig.layout.height = height
+        _large_text(fig)
     st.plotly_chart(fig, key=key)
+
+
+def _large_text(fig) -> None:
+    big = dict(size=TEXT_PX)
+    fig.update_layout(font=big, title_font=dict(size=TEXT_PX + 4), legend_font=big, hoverlabel_font=big)
+    for name in list(fig.layout):
+        if name.startswith(("xaxis", "yaxis")):
+            fig.layout[name].tickfont = big
+            fig.layout[name].title.font = big
+    for note in fig.layout.annotations or ():
+        note.font.size = TEXT_PX

@@ -6,9 +6,18 @@ import streamlit as st
 
 from . import presenter, state
 
+# The query parameters each page reads (besides the session token and presenter mode, which every page keeps).
+# Streamlit keeps the address's parameters across a page switch; a page drops those it does not read, so the
+# Home page's address is no stale setup, and a setup link never carries a latent point.
+PAGE_PARAMS = {"train": None, "latent": ("z", "digit", "model")}  # None: every parameter (a setup link's)
 
-def show(poll_job: bool) -> None:
-    """Adopt a finished run, then draw the sidebar; with `poll_job`, a line about the training job."""
+
+def show(page: str, poll_job: bool) -> None:
+    """Adopt a finished run, then draw the sidebar; with `poll_job`, a line about the training job. `page` is the
+    page's url path ("" for Home)."""
+    state.session()  # this tab's session, found again by the address's token after a reload
+    state.say_if_gone()
+    _drop_other_pages_params(page)
     state.sync()
     presenter.sync_with_url()
     with st.sidebar:
@@ -40,3 +49,12 @@ def _job_line(polling: bool) -> None:
     st.progress(view.fraction)
     stats = state.registry().stats()
     st.caption(f"Server: {stats['running']} of {stats['max_jobs']} training slots busy, {stats['queued']} waiting.")
+
+
+def _drop_other_pages_params(page: str) -> None:
+    reads = PAGE_PARAMS.get(page, ())
+    if reads is None:
+        return
+    for key in list(st.query_params):
+        if key not in reads and key not in (state.TOKEN, presenter.FLAG, "embed", "embed_options"):
+            del st.query_params[key]

@@ -1,13 +1,15 @@
-"""A browser session's GAN Explorer state in `st.session_state`, and the server's job backend.
+"""A browser tab's GAN Explorer state, and the server's job backend and sessions.
 
-Per session: one `explorer.app.session.Session` (its job, its runs, the current run). Per process: one
-job backend (`registry()`), shared by every session through `st.cache_resource`.
+Per tab: one `explorer.app.session.Session` (its job, its runs, the current run), found again by the token in
+the address (`?s=...`) after a reload or a reconnect. Per process, shared by every tab through
+`st.cache_resource`: the job backend (`registry()`) and the sessions by token (`sessions()`).
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 
 import streamlit as st
@@ -18,8 +20,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from .. import quality
 from ..app import backends
 from ..app.jobs import Backend, Job
+from ..app.limits import env_number
 from ..app.runs import Run
-from ..app.session import Session
+from ..app.session import KEEP_SECONDS, Session, Sessions
 from ..config import Budget, GANConfig
 from ..data import DataError
 from ..data import load as load_data
@@ -28,17 +31,30 @@ log = logging.getLogger(__name__)
 SHUTDOWN_WAIT_SECONDS = 5.0  # how long a server shutdown waits for running jobs to end their step
 
 
-def session_alive(session_id: str) -> bool:
-    """Whether the browser session is still connected (True where no server runs, as under AppTest)."""
-    if not session_id or not Runtime.exists():
+TOKEN = "s"  # the address's query parameter that names the session (never put in share links)
+
+
+def tab_alive(tab_id: str) -> bool:
+    """Whether a browser tab (a Streamlit session) is still connected (True where no server runs: AppTest)."""
+    if not tab_id or not Runtime.exists():
         return True
-    return Runtime.instance().is_active_session(session_id) is not False
+    return Runtime.instance().is_active_session(tab_id) is not False
+
+
+@st.cache_resource(show_spinner=False)
+def sessions() -> Sessions:
+    """The server's sessions by token; one is kept GAN_EXPLORER_SESSION_KEEP seconds (default 1800) after its
+    last tab closed, so a student who comes back finds the run."""
+    keep = env_number(os.environ, "GAN_EXPLORER_SESSION_KEEP", KEEP_SECONDS, float, 0.0)
+    return Sessions(is_active=tab_alive, keep_seconds=keep)
 
 
 @st.cache_resource(show_spinner=False)
 def registry() -> Backend:
-    """The process-wide job backend; its limits come from the GAN_EXPLORER_* environment variables."""
-    made = backends.from_env(is_alive=session_alive)  # threads, or a Ray cluster (GAN_EXPLORER_RAY_ADDRESS)
+    """The process-wide job backend (threads, or a Ray cluster with GAN_EXPLORER_RAY_ADDRESS); its limits come from
+    the GAN_EXPLORER_* environment variables. A job trains while a tab shows its session (the session's token is
+    the job's owner)."""
+    made = backends.from_env(is_alive=lambda token: sessions().alive(token))
     # At server shutdown, end each job between steps rather than killing its thread mid-step with the process.
     atexit.register(made.close, wait=SHUTDOWN_WAIT_SECONDS)
     # Only then, in the background, load what the quality meter needs, so a first reading need not wait for it:
@@ -58,15 +74,32 @@ def _warm_meter(threads: int) -> None:
         log.exception("quality meter warm-up failed")
 
 
-def session_id() -> str:
+def tab_id() -> str:
     ctx = get_script_run_ctx()
     return ctx.session_id if ctx else ""
 
 
 def session() -> Session:
-    if "gan_session" not in st.session_state:
-        st.session_state.gan_session = Session(session_id())
-    return st.session_state.gan_session
+    """This tab's session: the one the address's token names, or a new one; the address then carries its token."""
+    ss = st.session_state
+    if "gan_session" not in ss:
+        token = st.query_params.get(TOKEN, "")
+        found = sessions().find(token, tab_id()) if token else None
+        ss.session_gone = bool(token) and found is None
+        ss.gan_session = found or sessions().new(tab_id())
+    token = ss.gan_session.token
+    if st.query_params.get(TOKEN) != token:  # page switches drop query parameters: put it back
+        st.query_params[TOKEN] = token
+    return ss.gan_session
+
+
+def say_if_gone() -> None:
+    """Once, on the first page after a reload whose session the server no longer has: say so plainly."""
+    if st.session_state.pop("session_gone", False):
+        minutes = sessions().keep_seconds / 60
+        st.warning(f"Your earlier session is no longer on this server, so its runs and any training are gone: the "
+                   f"server was restarted, or the session was left for more than {minutes:g} minutes. This is a "
+                   f"fresh start.", icon=":material/history:")
 
 
 # ---- the session's job ---------------------------------------------------------------------
@@ -102,6 +135,12 @@ def add_run(run: Run, make_current: bool = True) -> None:
 
 def set_current(run: Run) -> None:
     session().set_current(run)
+
+
+def offered() -> Run | None:
+    """A run that finished while the student explored another model: offered on the latent pages, not imposed."""
+    offer = session().offer
+    return offer if offer is not None and offer is not session().current else None
 
 
 def sync() -> None:

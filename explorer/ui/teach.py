@@ -12,7 +12,7 @@ import streamlit as st
 from .. import lessons
 from ..app import form_values
 from ..app.jobs import Job, JobView
-from ..config import GANConfig
+from ..config import ConfigError, GANConfig
 from ..progress import Status
 from . import form, presenter, state, widgets
 
@@ -56,6 +56,54 @@ def start_loaded() -> None:
     form.fill(cfg, lessons.get(name).budget, "default")
     ss.lesson_pick, ss.lesson_fix_of = name, fix_of
     ss.quick_start = True
+
+
+def form_lesson() -> tuple[lessons.Lesson | None, bool]:
+    """The lesson whose setup (or fix, then True) the form holds right now; (None, False) for any other setup."""
+    try:
+        cfg, _ = form.read()
+    except ConfigError:
+        return None, False
+    name, fix_of = lesson_of(cfg)
+    return (lessons.get(name), bool(fix_of)) if name else (None, False)
+
+
+def ready(job: Job | None) -> bool:
+    """Before its run, the card of the lesson the form holds (a lesson link opens here): what it shows, what to
+    watch, the fix, and one click to start. It stands above the setup, so presenter mode, which folds the
+    setup away, still shows it. True when it was shown."""
+    lesson, fixed = form_lesson()
+    if lesson is None or job is not None:
+        return False
+    with st.container(border=True):
+        st.markdown(f"#### Lesson: {lesson.title}" + (" — the fix" if fixed else ""))
+        st.markdown(lesson.summary)
+        if fixed:
+            st.markdown(lesson.fix_text)
+        else:
+            st.markdown(f"**What to watch:** {lesson.watch}")
+            if lesson.fix:
+                st.markdown(f"**The fix, to try next:** {lesson.fix_text}")
+        st.button("Start the fix" if fixed else "Start this lesson", key="start_lesson", type="primary",
+                  icon=":material/play_arrow:", on_click=_start_from_card)
+    return True
+
+
+def _start_from_card() -> None:
+    ss.quick_start = True
+
+
+def setup_note() -> None:
+    """Under the preset picker: which lesson set the form up, so the preset box's "default" does not mislead."""
+    lesson, fixed = form_lesson()
+    if lesson is not None:
+        changed = "; ".join(f"{form_values.label(k).lower()} {_show(v)}" for k, v in lesson.settings.items())
+        st.caption(f"Set up by the lesson **{lesson.title}**{' (its fix)' if fixed else ''}: the default preset "
+                   f"with {changed}" + (f"; then {_fix_words(lesson)}" if fixed else "") + ".")
+
+
+def _fix_words(lesson: lessons.Lesson) -> str:
+    return ", ".join(f"{form_values.label(k).lower()} {_show(v)}" for k, v in lesson.fix.items())
 
 
 def lesson_of(cfg: GANConfig) -> tuple[str, str]:
@@ -121,9 +169,9 @@ def now(job: Job, view: JobView) -> None:
     """
     if view.status == Status.QUEUED:
         return
-    d = lessons.diagnose(view.history, view.readings, job.cfg.digits,
-                         view.settings.get("loss", job.cfg.loss))
-    when = "At the end" if view.done else "Now"
+    d = lessons.diagnose(view.history, view.readings, job.cfg.digits, view.settings.get("loss", job.cfg.loss),
+                         view.changes)
+    when = "At the end" if view.done else "Paused" if view.status == Status.PAUSED else "Now"
     if presenter.active():
         st.markdown(f"# {d.headline}")
         st.markdown(f"### {when}: {d.detail}")

@@ -1,0 +1,59 @@
+"""What D tells G: for each fake, the gradient of G's loss with respect to its pixels, and D's verdict.
+
+G never sees a real digit; all it learns is this: which way each pixel of each fake should move so that D
+believes it more. `push` gives that direction, pixel by pixel (positive: D wants more ink there; negative:
+less), as G's own update would follow it (the negative gradient of G's loss); `overlay` paints it over the
+fakes, red for more ink and blue for less, for a student to see at a glance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import losses
+from .config import GANConfig
+from .data import to_uint8
+from .nets import device_of
+
+
+@dataclass(frozen=True)
+class Push:
+    pixels: torch.Tensor  # (n, 28, 28): -d(G's loss)/d(pixel); > 0 where D wants more ink
+    verdicts: torch.Tensor  # (n,) D's verdict on each fake: P(real) for the BCE losses, else the critic's score
+    probabilities: bool  # whether the verdicts are probabilities
+
+
+def push(D: torch.nn.Module, cfg: GANConfig, fakes: torch.Tensor, labels: torch.Tensor | None = None,
+         loss: str | None = None) -> Push:
+    """The push D gives G on `fakes` (n, 784), G's raw outputs in its output range, under `loss` (default: the
+    config's final loss). Each fake's map is the gradient of G's loss on that fake alone, so the maps of a
+    batch do not depend on one another. D is read in evaluation mode and never changed."""
+    loss_kind = losses.get(loss or cfg.ended().loss)
+    was_training = D.training
+    D.eval()
+    try:
+        x = fakes.detach().to(device_of(D)).float().requires_grad_(True)
+        logits = D(x, None if labels is None else labels.to(x.device))
+        # G's loss is a mean over the batch: times n, each fake's own term, so a map does not shrink with n
+        g_loss = loss_kind.g_loss(logits) * len(x)
+        (grad,) = torch.autograd.grad(g_loss, x)
+    finally:
+        D.train(was_training)
+    span = 2.0 if cfg.output == "tanh" else 1.0  # pixels per unit of ink: tanh spans -1..1
+    verdicts = torch.sigmoid(logits) if loss_kind.probabilities else logits
+    return Push((-grad * span).reshape(-1, 28, 28).cpu(), verdicts.detach().cpu(), loss_kind.probabilities)
+
+
+def overlay(fakes: torch.Tensor, cfg: GANConfig, pushed: torch.Tensor, strength: float = 0.7) -> np.ndarray:
+    """RGB pictures (n, 28, 28, 3) uint8: each fake in grey, tinted red where D wants more ink and blue where it
+    wants less. Each map is scaled by its own largest push, so a faint push still shows its shape."""
+    grey = to_uint8(fakes, cfg.output).reshape(-1, 28, 28).float().div(255).cpu()
+    scale = pushed.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    p = (pushed / scale).clamp(-1, 1)
+    more, less = p.clamp(min=0) * strength, (-p).clamp(min=0) * strength
+    base = grey * (1 - more - less)
+    rgb = torch.stack([base + more, base, base + less], dim=-1)  # red: more ink; blue: less
+    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
