@@ -16,19 +16,30 @@ import torch
 
 from .progress import Change
 
+MAX_PACE = 100.0  # steps per second: above it slow motion is no slower than full speed on a small net
+
+
+def check_update(update: str) -> str:
+    if update not in ("d", "g"):
+        raise ValueError(f"a lone update is of D or of G ('d' or 'g'), not {update!r}")
+    return update
+
+
+def check_pace(steps_per_second: float | None) -> float | None:
+    if steps_per_second is not None and not 0 < steps_per_second <= MAX_PACE:
+        raise ValueError(f"slow motion runs at more than 0 and at most {MAX_PACE:g} steps a second, "
+                         f"not {steps_per_second!r}")
+    return steps_per_second
+
 
 class StepMode:
     def nudge(self, update: str) -> None:
         """Step mode, while paused: one update of D ("d") or of G ("g"), done by the training thread."""
-        if update not in ("d", "g"):
-            raise ValueError(f"a lone update is of D or of G ('d' or 'g'), not {update!r}")
-        self._asked.put(update)
+        self._asked.put(check_update(update))
 
     def slow_motion(self, steps_per_second: float | None) -> None:
         """Train at this many steps per second (a snapshot every step, so the grid moves), or at full speed."""
-        if steps_per_second is not None and not 0 < steps_per_second <= 100:
-            raise ValueError(f"slow motion runs at 0 to 100 steps a second, not {steps_per_second!r}")
-        self.pace = steps_per_second
+        self.pace = check_pace(steps_per_second)
         self._publish()
 
     def _keep_pace(self, started: float) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from ..config import Budget, GANConfig
 from ..data import load as load_data
 from ..progress import Progress, Status
+from ..step_mode import check_pace, check_update
 from ..trainer import TrainedModel
 from .limits import Limits, duration
 
@@ -70,7 +71,7 @@ class JobView:
 
     def __getattr__(self, name: str):
         """The progress read through: step, epoch, images_seen, seconds (training time), images_per_second,
-        snapshots, settings, readings, changes, meter_note."""
+        snapshots, settings, readings, changes, meter_note, nudges, before, pace."""
         if name.startswith("__") or name == "progress":  # copy and pickle probe for these before the fields exist
             raise AttributeError(name)
         return getattr(self.progress, name)
@@ -115,7 +116,8 @@ class Job(ABC):
 
     @abstractmethod
     def _control(self, action: str, **changes) -> None:
-        """Pass "pause", "resume", "stop" or "update" (with changes) to the running trainer."""
+        """Pass "pause", "resume", "stop", "update" (with the changes), "nudge" (update=) or "slow_motion"
+        (steps_per_second=) to the trainer, as the trainer's method of that name."""
 
     # ---- lifecycle (called by the backend) ---------------------------------------------------
     def _start(self, backend: Backend) -> None:
@@ -159,6 +161,21 @@ class Job(ABC):
     def update(self, **changes) -> None:
         """Live changes of learning rates, loss or d_steps (raises ConfigError)."""
         self._control("update", **changes)
+
+    def nudge(self, update: str) -> bool:
+        """Step mode: one update of D ("d") or of G ("g"), while the job is paused (False when it is not: a
+        running job's next step does both anyway)."""
+        check_update(update)
+        if not self.paused or self.started is None:
+            return False
+        self._control("nudge", update=update)
+        return True
+
+    def slow_motion(self, steps_per_second: float | None) -> None:
+        """Train at this many steps per second, a snapshot every step; None: full speed."""
+        check_pace(steps_per_second)
+        if not self.done:
+            self._control("slow_motion", steps_per_second=steps_per_second)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)

@@ -85,11 +85,8 @@ class ThreadJob(Job):
         return self._model if self.done else None
 
 
-def _send(trainer: Trainer, action: str, changes: dict) -> None:
-    if action == "update":
-        trainer.update(**changes)
-    else:
-        getattr(trainer, action)()
+def _send(trainer: Trainer, action: str, arguments: dict) -> None:
+    getattr(trainer, action)(**arguments)  # pause(), update(g_lr=...), nudge(update="d"), ...
 
 
 class ThreadBackend(Backend):
