@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 from torchvision.utils import make_grid
 
 
@@ -38,6 +38,26 @@ def rgb_grid_png(pictures: np.ndarray, nrow: int | None = None, scale: int = 1, 
     g = make_grid(t, nrow=nrow, padding=padding, pad_value=64).permute(1, 2, 0).contiguous().numpy()
     img = Image.fromarray(g, mode="RGB")
     return png_bytes(img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img)
+
+
+def captioned_grid_png(pictures: np.ndarray, captions: list[str], nrow: int, scale: int = 2) -> bytes:
+    """PNG of colour pictures (N, 28, 28, 3) uint8 in rows of `nrow`, each with a short caption under it (D's
+    verdict on each sample), upscaled `scale` times; the caption text is sized to the cell."""
+    if len(captions) != len(pictures):
+        raise ValueError(f"{len(pictures)} pictures but {len(captions)} captions")
+    side, pad = 28 * scale, 2 * scale
+    text_h = 6 * scale + 4
+    font = ImageFont.load_default(size=5 * scale + 2)
+    rows = math.ceil(len(pictures) / nrow)
+    sheet = Image.new("RGB", (nrow * (side + pad) + pad, rows * (side + text_h + pad) + pad), (64, 64, 64))
+    draw = ImageDraw.Draw(sheet)
+    for i, (picture, caption) in enumerate(zip(np.asarray(pictures), captions)):
+        x = pad + (i % nrow) * (side + pad)
+        y = pad + (i // nrow) * (side + text_h + pad)
+        sheet.paste(Image.fromarray(picture, mode="RGB").resize((side, side), Image.NEAREST), (x, y))
+        draw.rectangle((x, y + side, x + side - 1, y + side + text_h - 1), fill=(255, 255, 255))
+        draw.text((x + side / 2, y + side + text_h / 2), caption, fill=(0, 0, 0), font=font, anchor="mm")
+    return png_bytes(sheet)
 
 
 def png_bytes(img: Image.Image) -> bytes:

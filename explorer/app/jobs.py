@@ -162,13 +162,18 @@ class Job(ABC):
         """Live changes of learning rates, loss or d_steps (raises ConfigError)."""
         self._control("update", **changes)
 
-    def nudge(self, update: str) -> bool:
+    def nudge(self, update: str, wait: float = 0.0) -> bool:
         """Step mode: one update of D ("d") or of G ("g"), while the job is paused (False when it is not: a
-        running job's next step does both anyway)."""
+        running job's next step does both anyway). With `wait`, up to that many seconds until the trainer has
+        published it, so a page drawn next shows the update."""
         check_update(update)
         if not self.paused or self.started is None:
             return False
+        done_before = len(self.progress().nudges)
         self._control("nudge", update=update)
+        deadline = time.monotonic() + wait
+        while len(self.progress().nudges) == done_before and time.monotonic() < deadline and not self.done:
+            time.sleep(0.02)
         return True
 
     def slow_motion(self, steps_per_second: float | None) -> None:
