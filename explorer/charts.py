@@ -49,21 +49,25 @@ def smooth(values: list[float], window: int | None = None) -> list[float]:
     return out
 
 
-def _figure(traces: list[dict], title: str, y_title: str, marks=(), **layout) -> go.Figure:
+def _figure(traces: list[dict], title: str, y_title: str, marks=(), nudges=(), **layout) -> go.Figure:
     """One figure, built in one pass (plotly's update_* calls cost more than the data). `marks`: (step, text)
-    pairs, drawn as labelled vertical lines (the live changes made during a run)."""
+    pairs, drawn as labelled vertical lines (the live changes made during a run), labelled at the top;
+    `nudges`: (step, text) pairs of step mode's lone updates, dotted and labelled at the bottom, so the two
+    kinds never cover each other's labels."""
     base = dict(title=dict(text=title, x=0, xanchor="left"), height=HEIGHT, margin=dict(l=10, r=10, t=40, b=10),
                 legend=dict(orientation="h", yanchor="top", y=-0.25, x=0), hovermode="x unified",
                 uirevision="keep",  # zoom and legend clicks survive the live redraws
                 xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text=y_title)))
     for key, value in layout.items():
         base[key] = {**base[key], **value} if isinstance(base.get(key), dict) else value
-    for step, text in marks:
-        base.setdefault("shapes", []).append(dict(type="line", xref="x", x0=step, x1=step, yref="paper", y0=0, y1=1,
-                                                  line=dict(color="#7f7f7f", width=1, dash="dash")))
-        base.setdefault("annotations", []).append(dict(text=text, xref="x", x=step, xanchor="left", yref="paper", y=1,
-                                                       yanchor="top", showarrow=False, font=dict(color="#7f7f7f"),
-                                                       bgcolor="rgba(255,255,255,0.8)"))
+    for pairs, dash, top in ((marks, "dash", True), (nudges, "dot", False)):
+        for step, text in pairs:
+            base.setdefault("shapes", []).append(dict(type="line", xref="x", x0=step, x1=step, yref="paper", y0=0,
+                                                      y1=1, line=dict(color="#7f7f7f", width=1, dash=dash)))
+            base.setdefault("annotations", []).append(
+                dict(text=text, xref="x", x=step, xanchor="left", yref="paper", y=1 if top else 0,
+                     yanchor="top" if top else "bottom", showarrow=False, font=dict(color="#7f7f7f"),
+                     bgcolor="rgba(255,255,255,0.8)"))
     # Built from plain values known to be valid: plotly's validation would cost more than everything else
     # here, once a second per watching session.
     return go.Figure(data=traces, layout=base, _validate=False)
@@ -79,31 +83,31 @@ def _line(x, y, name, color, width=2.0, opacity=1.0, dash=None, digits: int | No
                 line=dict(color=color, width=width, dash=dash), **kwargs)
 
 
-def loss_figure(history: dict[str, list[float]], marks=()) -> go.Figure:
+def loss_figure(history: dict[str, list[float]], marks=(), nudges=()) -> go.Figure:
     """D and G loss per step, faint raw lines under bold smoothed ones."""
     steps, traces = history.get("step", []), []
     for key, name, color in (("d_loss", "D loss", D_COLOR), ("g_loss", "G loss", G_COLOR)):
         values = history.get(key, [])
         traces.append(_line(steps, values, f"{name} (raw)", color, width=1, opacity=0.3, legendgroup=key))
         traces.append(_line(steps, smooth(values), f"{name} (smoothed)", color, legendgroup=key))
-    return _figure(traces, "Loss of D and G", "loss", marks)
+    return _figure(traces, "Loss of D and G", "loss", marks, nudges)
 
 
-def d_output_figure(history: dict[str, list[float]], probabilities: bool, marks=()) -> go.Figure:
+def d_output_figure(history: dict[str, list[float]], probabilities: bool, marks=(), nudges=()) -> go.Figure:
     """Mean D(x) on real images and D(G(z)) on fakes; the 0.5 equilibrium line when they are probabilities."""
     steps = history.get("step", [])
     traces = [_line(steps, history.get("d_real", []), "D(x): real images", REAL_COLOR),
               _line(steps, history.get("d_fake", []), "D(G(z)): fakes", G_COLOR)]
     if not probabilities:
-        return _figure(traces, "Critic scores, real and fake", "mean score (higher = more real)", marks)
+        return _figure(traces, "Critic scores, real and fake", "mean score (higher = more real)", marks, nudges)
     line = dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=0.5, y1=0.5, line=dict(color="gray", dash="dot"))
     note = dict(text="equilibrium 0.5", xref="paper", x=1, xanchor="right", yref="y", y=0.5, yanchor="top",
                 showarrow=False, font=dict(color="gray"), bgcolor="rgba(255,255,255,0.8)")  # readable over lines
-    return _figure(traces, "D's verdicts: P(real), real and fake", "mean D output", marks,
+    return _figure(traces, "D's verdicts: P(real), real and fake", "mean D output", marks, nudges,
                    yaxis=dict(range=[0, 1]), shapes=[line], annotations=[note])
 
 
-def dynamics_figure(history: dict[str, list[float]], marks=()) -> go.Figure:
+def dynamics_figure(history: dict[str, list[float]], marks=(), nudges=()) -> go.Figure:
     """Gradient norms (left, log scale) and learning rates (right, log scale, dashed)."""
     steps, traces = history.get("step", []), []
     for key, name, color in (("d_grad", "D gradient norm", D_COLOR), ("g_grad", "G gradient norm", G_COLOR)):
@@ -113,7 +117,7 @@ def dynamics_figure(history: dict[str, list[float]], marks=()) -> go.Figure:
                             digits=None))
     lrs = [v for key in ("d_lr", "g_lr") for v in history.get(key, []) if v > 0]
     lr_range = [math.log10(min(lrs)) - 0.5, math.log10(max(lrs)) + 0.5] if lrs else None
-    return _figure(traces, "Gradient norms and learning rates", "gradient norm", marks,
+    return _figure(traces, "Gradient norms and learning rates", "gradient norm", marks, nudges,
                    yaxis=LOG_AXIS,
                    yaxis2=dict(type="log", dtick="D2", overlaying="y", side="right", showgrid=False,
                                tickformat=".0e", range=lr_range, title=dict(text="learning rate")))

@@ -47,13 +47,30 @@ def push(D: torch.nn.Module, cfg: GANConfig, fakes: torch.Tensor, labels: torch.
     return Push((-grad * span).reshape(-1, 28, 28).cpu(), verdicts.detach().cpu(), loss_kind.probabilities)
 
 
-def overlay(fakes: torch.Tensor, cfg: GANConfig, pushed: torch.Tensor, strength: float = 0.7) -> np.ndarray:
+FULL_TINT_QUANTILE = 0.98  # each map's pushes above this share of its pixels' take the full colour
+TINT_GAMMA = 0.75  # < 1 lifts the fainter pushes, so a map's shape shows at a glance
+
+
+def overlay(fakes: torch.Tensor, cfg: GANConfig, pushed: torch.Tensor, strength: float = 0.85) -> np.ndarray:
     """RGB pictures (n, 28, 28, 3) uint8: each fake in grey, tinted red where D wants more ink and blue where it
-    wants less. Each map is scaled by its own largest push, so a faint push still shows its shape."""
-    grey = to_uint8(fakes, cfg.output).reshape(-1, 28, 28).float().div(255).cpu()
-    scale = pushed.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    wants less. Each map is scaled by its own strong pushes (not its one largest, which would leave the rest
+    faint), so a weak push still shows its shape; the colours compare places within a sample, not samples."""
+    return tint(to_uint8(fakes, cfg.output).reshape(-1, 28, 28), pushed, strength)
+
+
+def tint(digits: torch.Tensor, pushed: torch.Tensor, strength: float = 0.85) -> np.ndarray:
+    """`overlay` for digits already as pictures (n, 28, 28) uint8, ink = 255: a snapshot's."""
+    grey = digits.float().div(255).cpu()
+    pushed = pushed.float().cpu()
+    scale = pushed.abs().flatten(1).quantile(FULL_TINT_QUANTILE, dim=1).reshape(-1, 1, 1).clamp_min(1e-12)
     p = (pushed / scale).clamp(-1, 1)
+    p = p.sign() * p.abs() ** TINT_GAMMA
     more, less = p.clamp(min=0) * strength, (-p).clamp(min=0) * strength
     base = grey * (1 - more - less)
     rgb = torch.stack([base + more, base, base + less], dim=-1)  # red: more ink; blue: less
     return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def verdict_text(verdict: float, probabilities: bool) -> str:
+    """D's verdict on one sample in a few characters: P(real) as "0.31", a critic's score as "+1.2"."""
+    return f"{verdict:.2f}" if probabilities else f"{verdict:+.1f}"

@@ -1,8 +1,10 @@
 """Digit images as pictures: grids, PNG bytes and animated GIFs (torchvision + Pillow), and back: an uploaded
-picture read as an MNIST-like digit."""
+picture, or the drawing pad's, read as an MNIST-like digit."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import math
 import struct
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 from torchvision.utils import make_grid
 
 
@@ -40,6 +42,26 @@ def rgb_grid_png(pictures: np.ndarray, nrow: int | None = None, scale: int = 1, 
     return png_bytes(img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img)
 
 
+def captioned_grid_png(pictures: np.ndarray, captions: list[str], nrow: int, scale: int = 2) -> bytes:
+    """PNG of colour pictures (N, 28, 28, 3) uint8 in rows of `nrow`, each with a short caption under it (D's
+    verdict on each sample), upscaled `scale` times; the caption text is sized to the cell."""
+    if len(captions) != len(pictures):
+        raise ValueError(f"{len(pictures)} pictures but {len(captions)} captions")
+    side, pad = 28 * scale, 2 * scale
+    text_h = 6 * scale + 4
+    font = ImageFont.load_default(size=5 * scale + 2)
+    rows = math.ceil(len(pictures) / nrow)
+    sheet = Image.new("RGB", (nrow * (side + pad) + pad, rows * (side + text_h + pad) + pad), (64, 64, 64))
+    draw = ImageDraw.Draw(sheet)
+    for i, (picture, caption) in enumerate(zip(np.asarray(pictures), captions)):
+        x = pad + (i % nrow) * (side + pad)
+        y = pad + (i // nrow) * (side + text_h + pad)
+        sheet.paste(Image.fromarray(picture, mode="RGB").resize((side, side), Image.NEAREST), (x, y))
+        draw.rectangle((x, y + side, x + side - 1, y + side + text_h - 1), fill=(255, 255, 255))
+        draw.text((x + side / 2, y + side + text_h / 2), caption, fill=(0, 0, 0), font=font, anchor="mm")
+    return png_bytes(sheet)
+
+
 def png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
@@ -67,6 +89,7 @@ UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 MAX_UPLOAD_PIXELS = 4096 * 4096  # a bigger picture is no hand-drawn digit, and could exhaust memory
 WORK_SIDE = 1024  # pixels a side to find the digit in; a larger picture is box-filtered down first
 MAX_UPLOAD_BYTES = 50 * 2**20  # well above a phone photo's size; a larger file is no drawing of a digit
+DATA_URL_PREFIX = "data:image/png;base64,"  # how a browser canvas hands over its picture (toDataURL)
 # What Pillow's plugins raise on damaged files besides OSError: a bad PNG header is a ValueError ("Truncated
 # IHDR chunk"), a bad GIF an EOFError or IndexError, bad EXIF a struct.error or KeyError, and so on.
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, EOFError, struct.error,
@@ -75,6 +98,10 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexErr
 
 class ImageError(ValueError):
     """An upload that cannot become a digit; the message says why."""
+
+
+class BlankPicture(ImageError):
+    """A picture with no ink on it: an empty drawing pad says "draw a digit", not "error"."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +122,23 @@ def read_digit(data: bytes) -> DigitUpload:
     its first frame, and the note says so. Raises ImageError, and only ImageError, for anything else."""
     gray, note = _upright_gray(data)
     return DigitUpload(_mnist_like(gray), note)
+
+
+def read_data_url(url: object) -> DigitUpload:
+    """`read_digit` for a picture sent as a PNG data URL ("data:image/png;base64,..."), as the drawing pad sends
+    its canvas. The URL comes from the browser: anything but a string of that form, or one longer than the
+    largest upload's encoding, raises ImageError before a byte is decoded."""
+    if not isinstance(url, str):
+        raise ImageError(f"expected a picture as a data URL, got {type(url).__name__}")
+    if len(url) > len(DATA_URL_PREFIX) + 4 * (MAX_UPLOAD_BYTES // 3 + 1):
+        raise ImageError(f"the picture is larger than {MAX_UPLOAD_BYTES // 2**20} MB: too large for a digit")
+    if not url.startswith(DATA_URL_PREFIX):
+        raise ImageError(f"not a PNG data URL (it starts {_cut(url[:40], 40)!r})")
+    try:
+        data = base64.b64decode(url[len(DATA_URL_PREFIX):], validate=True)
+    except binascii.Error:
+        raise ImageError("the picture's data is not base64") from None
+    return read_digit(data)
 
 
 def _upright_gray(data: bytes) -> tuple[np.ndarray, str]:
@@ -156,7 +200,7 @@ def _mnist_like(gray: np.ndarray) -> torch.Tensor:
     gray = gray - np.median(border if np.median(border) <= 127 else 255 - border)
     ink = gray > 0.2 * max(gray.max(), 1)
     if gray.max() < 40 or not ink.any():
-        raise ImageError("the picture is blank: no digit found")
+        raise BlankPicture("the picture is blank: no digit found")
     rows, cols = np.nonzero(ink)
     crop = np.clip(gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1], 0, None)
     crop = crop * (255 / crop.max())

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from . import losses
 from .config import ConfigError, GANConfig
-from .data import to_uint8
+from .data import scale, to_uint8
 from .metrics import probabilities
 from .nets import device_of, sample_latent
 
@@ -127,6 +127,14 @@ def look(G, cfg: GANConfig, z: torch.Tensor, labels=None, D=None, reader=None) -
     return Look(images, probabilities(images, reader), scores)
 
 
+def look_at(cfg: GANConfig, pictures: torch.Tensor, labels=None, D=None, reader=None) -> Look:
+    """Pictures that G did not draw ((n, 28, 28) uint8, ink = 255: a drawing, an upload) seen as G's are: D's
+    verdicts (when D is given; in G's output range, as D sees fakes) and the digit reader's readings."""
+    pictures = torch.as_tensor(pictures).reshape(-1, 28, 28)
+    scores = None if D is None else d_score(D, cfg, scale(pictures, cfg.output).reshape(-1, 784), labels)
+    return Look(pictures, probabilities(pictures, reader), scores)
+
+
 # ---- paths and grids ---------------------------------------------------------------------------
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Points on the straight line from a to b at fractions t (n,) -> (n, d)."""
@@ -182,10 +190,24 @@ def latent_map(cfg: GANConfig, n: int = 20) -> torch.Tensor:
     return torch.stack([z1, z2], dim=-1).reshape(n * n, 2)
 
 
+def plane_offsets(n: int) -> torch.Tensor:
+    """The steps (n,) from the centre of an n-wide `plane`: -(n // 2) .. n // 2."""
+    if n < 1 or n % 2 == 0:
+        raise ConfigError("n", f"{n}: a plane around a point needs an odd number of steps a side, the point in the "
+                               "middle")
+    return torch.arange(n, dtype=torch.float32) - n // 2
+
+
+def plane(z: torch.Tensor, u: torch.Tensor, v: torch.Tensor, n: int, step: float) -> torch.Tensor:
+    """An n×n grid (n odd) of points `step` apart around z in the plane of directions u (across) and v (down),
+    row by row; z is the middle one. Row r, column c is z + (c - n//2) step u + (r - n//2) step v."""
+    offsets = plane_offsets(n) * step
+    return torch.stack([z + dv * v + du * u for dv in offsets for du in offsets])
+
+
 def neighbourhood(z: torch.Tensor, u: torch.Tensor, v: torch.Tensor, step: float) -> torch.Tensor:
     """A 3×3 grid of small steps around z along directions u (across) and v (down); z is the centre."""
-    offsets = torch.tensor([-1.0, 0.0, 1.0]) * step
-    return torch.stack([z + dv * v + du * u for dv in offsets for du in offsets])
+    return plane(z, u, v, 3, step)
 
 
 def random_walk(cfg: GANConfig, start: torch.Tensor, n: int, step: float = 0.15, seed: int = 0) -> torch.Tensor:

@@ -125,6 +125,9 @@ class HistoryTable:
 class Snapshot:
     step: int
     images: torch.Tensor  # (n, 28, 28) uint8 on the CPU, from the fixed latent batch
+    push: torch.Tensor | None = None  # (n, 28, 28) float16: what D tells G per pixel (> 0: more ink); newest only
+    verdicts: torch.Tensor | None = None  # (n,) D's verdict on each sample, with `push`
+    probabilities: bool = True  # whether the verdicts are P(real) (else critic scores)
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,9 @@ class Progress:
     readings: tuple = ()  # the quality meter's (explorer.quality.Reading), when it runs
     changes: tuple[Change, ...] = ()
     meter_note: str = ""  # why the quality meter is off, if it is
+    nudges: tuple[Change, ...] = ()  # step mode's lone updates ("D step", "G step"), marked on the charts
+    before: Snapshot | None = None  # the snapshot just before the last lone update, for step mode's before/after
+    pace: float | None = None  # slow motion: steps per second, or None for full speed
 
     @property
     def latest(self) -> Snapshot | None:

@@ -9,6 +9,7 @@ once: a page's poll never waits for the step in flight.
 from __future__ import annotations
 
 import copy
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -18,15 +19,16 @@ import torch
 from . import checkpoints, live_settings, losses, resume
 from .classifier import ClassifierError
 from .config import Budget, GANConfig
-from .data import DigitBatches, Digits, to_uint8
+from .data import DigitBatches, Digits
 from .data import load as load_data
 from .guards import Guards
 from .nets import build, draw_from, frozen, resolve_device, sample_latent
 from .optimizers import Optimizers
 from .progress import METRICS, Change, History, Progress, Row, Snapshot, Status
 from .quality import Meter, Reading
+from .snapshots import Snapshots
+from .step_mode import StepMode
 
-SNAPSHOT_SAMPLES = 64
 PAUSE_POLL_SECONDS = 0.2  # how often a paused loop looks for a stop
 
 
@@ -45,7 +47,7 @@ class _Stopped(Exception):
     """A stop asked for between two D updates: the step is abandoned, nothing of it recorded."""
 
 
-class Trainer:
+class Trainer(StepMode):
     def __init__(self, cfg: GANConfig, data: Digits | None = None, max_snapshots: int = 100,
                  max_points: int = 2000, measure: bool = False, start_from: resume.Weights | None = None):
         data = data or load_data(cfg.data)
@@ -70,14 +72,16 @@ class Trainer:
                                     torch.Generator().manual_seed(cfg.seed))
         self.opt = Optimizers(self.cfg, self.G, self.D)
         self.loss = losses.get(cfg.loss)
-        self.fixed_z, self.fixed_labels = self._fixed_batch()
+        self.shots = Snapshots(self.cfg, self.device, max_snapshots)
         self.step_count = self.images_seen = self.epoch = 0
         self.seconds = 0.0
         self.status, self.reason = Status.QUEUED, ""
         self.history = History(max_points)
-        self.snapshots: list[Snapshot] = []
-        self.max_snapshots = max_snapshots
         self.changes: list[Change] = []
+        self.nudges: list[Change] = []  # step mode's lone updates, for the charts' marks
+        self.before: Snapshot | None = None  # the snapshot before the last lone update
+        self.pace: float | None = None  # slow motion: steps per second
+        self._asked: queue.SimpleQueue = queue.SimpleQueue()  # step mode's lone updates asked for: "d" or "g"
         self.guards = Guards(self.G, self.D, self.generator, cfg.output)
         self.live = live_settings.Pending()
         self._running = threading.Event()
@@ -156,13 +160,15 @@ class Trainer:
         self._update_average()
         return g_loss.detach(), g_grad
 
-    def _record(self, d_metrics, g_metrics, t0: float) -> dict[str, float]:
-        """(3) Count the step, keep its metrics (one host sync for all of them), guard, snapshot, publish."""
+    def _record(self, d_metrics, g_metrics, t0: float, real_images: int | None = None,
+                snapshot: bool = False) -> dict[str, float]:
+        """(3) Count the step, keep its metrics (one host sync for all of them), guard, snapshot (every few steps,
+        every step in slow motion, or when asked), publish."""
         d_loss, d_real, d_fake, d_grad = d_metrics
         g_loss, g_grad = g_metrics
         values = dict(zip(METRICS, torch.stack([d_loss, g_loss, d_real, d_fake, g_grad, d_grad]).tolist()))
         self.step_count += 1
-        self.images_seen += self.cfg.batch_size * self.cfg.d_steps
+        self.images_seen += self.cfg.batch_size * self.cfg.d_steps if real_images is None else real_images
         self.seconds += time.perf_counter() - t0
         self._new_epoch_check()
         row = Row(step=self.step_count, epoch=self.epoch, images=self.images_seen, seconds=self.seconds,
@@ -171,7 +177,7 @@ class Trainer:
         if self._guard_divergence(metrics):
             return metrics
         self.history.add(row)
-        if self.step_count % self.cfg.snapshot_every == 0:
+        if snapshot or self.pace or self.step_count % self.cfg.snapshot_every == 0:
             images = self._take_snapshot()
             self.guards.keep_good(self.step_count, images)
             self._guard_collapse(images)
@@ -210,15 +216,9 @@ class Trainer:
     def epoch_progress(self) -> float:
         return self.epoch + self.batches.epoch_fraction
 
-    def _take_snapshot(self) -> torch.Tensor:
-        """Sample the fixed batch and keep it (when finite) as a snapshot. Returns G's raw output."""
-        images = self.sample_fixed()
-        if torch.isfinite(images).all():
-            pixels = to_uint8(images, self.cfg.output).reshape(-1, 28, 28).cpu()
-            self.snapshots.append(Snapshot(self.step_count, pixels))
-            if len(self.snapshots) > self.max_snapshots:  # thin the middle, keep the first and the newest
-                self.snapshots = self.snapshots[:-1:2] + self.snapshots[-1:]
-        return images
+    def _take_snapshot(self, replace: bool = False) -> torch.Tensor:
+        """Sample the fixed batch and keep it (when finite) as a snapshot, with D's push. Returns G's raw output."""
+        return self.shots.take(self.step_count, self.generator, self.D, self.cfg, replace)
 
     # ---- the guards: a divergence or a collapse ends the run, rolled back to a kept model --------
     def _guard_divergence(self, metrics: dict) -> bool:
@@ -239,24 +239,9 @@ class Trainer:
         self._publish()
 
     # ---- sampling --------------------------------------------------------------------
-    def _fixed_batch(self):
-        g = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 1)
-        n = SNAPSHOT_SAMPLES
-        labels = None
-        if self.cfg.conditional:  # one row of 8 per chosen digit
-            n = 8 * len(self.cfg.digits)
-            labels = torch.tensor(self.cfg.digits, device=self.device).repeat_interleave(8)
-        return sample_latent(n, self.cfg, g, self.device), labels
-
-    @torch.no_grad()
     def sample_fixed(self) -> torch.Tensor:
         """The generator's output (n, 784) for the fixed latent batch, in eval mode."""
-        self.generator.eval()
-        try:
-            return self.generator(self.fixed_z, self.fixed_labels)
-        finally:
-            if self.generator is self.G:
-                self.G.train()
+        return self.shots.sample(self.generator)
 
     # ---- the loop --------------------------------------------------------------------
     def run(self, budget: Budget, on_step=None) -> Status:
@@ -270,9 +255,11 @@ class Trainer:
             while not budget.done(self.state()):
                 if not self._wait_while_paused():
                     break
+                t0 = time.perf_counter()
                 metrics = self.step()
                 if on_step is not None:
                     on_step(metrics)
+                self._keep_pace(t0)
                 if self._stop.is_set():
                     break
                 if self.meter is not None and self.meter.due(self.seconds):
@@ -297,12 +284,13 @@ class Trainer:
             while not self._running.wait(PAUSE_POLL_SECONDS):
                 if self._stop.is_set():
                     return False
+                self._lone_updates()
             self._set_status(Status.RUNNING)
         return not self._stop.is_set()
 
     def _catch_up(self) -> None:
         """A snapshot and a reading at the current step, unless there are ones already."""
-        if not self.snapshots or self.snapshots[-1].step != self.step_count:
+        if self.shots.latest is None or self.shots.latest.step != self.step_count:
             self._take_snapshot()
         if self.meter is not None and self.meter.readings and self.meter.readings[-1].step != self.step_count:
             self._read_quality()
@@ -353,10 +341,11 @@ class Trainer:
         self._progress = Progress(
             status=self.status, reason=self.reason, step=self.step_count, epoch=self.epoch,
             epoch_progress=self.epoch_progress, images_seen=self.images_seen, seconds=self.seconds,
-            history=self.history.table(), snapshots=tuple(self.snapshots),
+            history=self.history.table(), snapshots=tuple(self.shots.items),
             settings=live_settings.current(self.cfg),
             readings=tuple(self.meter.readings) if self.meter is not None else (),
-            changes=tuple(self.changes), meter_note=self.meter_note)
+            changes=tuple(self.changes), meter_note=self.meter_note, nudges=tuple(self.nudges), before=self.before,
+            pace=self.pace)
 
     def state(self) -> Progress:
         """The progress published after the last step; never waits for the step in flight."""

@@ -7,7 +7,7 @@ from explorer import charts, images, inversion, latent, metrics
 from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
 from explorer.reader import load_reader
-from explorer.ui import explore
+from explorer.ui import clickable, drawing, explore
 from explorer.ui.widgets import KEEP
 
 ss = st.session_state
@@ -106,11 +106,7 @@ def grid_tab(run) -> None:
     if run.cfg.latent_dim == 2:
         st.markdown("**The whole latent map**: this generator has only two latent numbers, so every digit it can "
                     "draw is on this one picture.")
-        e = latent.extent(run.cfg)
-        labels = latent.digit_labels(run.cfg, 400, run.cfg.digits[0]) if run.cfg.conditional else None
-        picture = images.grid_png(latent.generate(run.G, run.cfg, latent.latent_map(run.cfg, 20), labels), nrow=20)
-        st.image(picture, caption=f"20×20 grid: z1 from {-e:g} (left) to {e:g} (right), z2 from {e:g} (top) to "
-                 f"{-e:g} (bottom)", width=602, output_format="PNG")
+        picture = images.grid_png(clickable.whole_map(run), nrow=clickable.MAP_SIDE)
         st.download_button("Download the map (PNG)", picture, "latent-map.png", "image/png", on_click="ignore",
                            key="dl_map", icon=":material/download:")
 
@@ -150,8 +146,8 @@ def show_animation(gif: bytes) -> None:
 
 def inversion_tab(run) -> None:
     st.markdown("Find the latent point whose image looks most like a given digit, by gradient descent on z.")
-    source = st.segmented_control("Target", ["A real MNIST image", "Upload a picture"], default="A real MNIST image",
-                                  key="inv_source", required=True, **KEEP)
+    source = st.segmented_control("Target", ["A real MNIST image", "Upload a picture", "Draw a digit"],
+                                  default="A real MNIST image", key="inv_source", required=True, **KEEP)
     target, what, digit, key = None, "", None, None
     if source == "A real MNIST image":
         pool, _, description = explore.real_pool(run)
@@ -161,7 +157,7 @@ def inversion_tab(run) -> None:
                                 **KEEP)
         target, what, key = pool[index].reshape(28, 28), f"real image {index}", ("real", int(index))
         c2.caption(f"From the {description}.")
-    else:
+    elif source == "Upload a picture":
         upload = st.file_uploader("A picture of one digit (PNG, JPEG, ...): it is converted to 28×28 and centred "
                                   "as MNIST is", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key="inv_upload")
         if upload is None:
@@ -174,6 +170,14 @@ def inversion_tab(run) -> None:
         target, what, key = picture.image, f"upload {upload.name}", ("upload", upload.file_id)
         if picture.note:
             st.info(picture.note, icon=":material/info:")
+    else:
+        pad_column, verdict_column = st.columns(2, gap="large")
+        with pad_column:
+            drawn = drawing.pad("inv_pad")
+        if drawn.image is None:
+            verdict_column.info(drawn.message, icon=":material/draw:")
+            return
+        target, what, key = drawn.image, "drawing", ("drawing", drawn.image.numpy().tobytes())  # each stroke: new
     if ss.get("inv_target") != (id(run), key):  # a new picture: its own digit label, and no old result under it
         ss.inv_target = (id(run), key)
         ss.pop("inv_digit", None)
@@ -182,17 +186,34 @@ def inversion_tab(run) -> None:
         guess = int(metrics.probabilities(target[None]).argmax())
         ss.setdefault("inv_digit", guess if guess in run.cfg.digits else run.cfg.digits[0])
         digit = st.selectbox("Digit label to invert with", run.cfg.digits, key="inv_digit")
+    if source == "Draw a digit":
+        with verdict_column:
+            drawing.verdict(run, target, digit)
     st.image(images.grid_png(target[None], nrow=1, scale=4), caption="The target, as G sees it (28×28)",
              output_format="PNG")
-    if st.button("Find its latent point", type="primary", icon=":material/search:"):
-        bar = st.progress(0.0, text="Searching...")
-        steps = 300
-        found = inversion.invert(run.G, run.cfg, target, digit, steps=steps, progress=lambda i, err: bar.progress(
-            i / steps, text=f"Step {i} of {steps}: RMS pixel error {err:.3f}"))
-        saved = explore.save_point(run, found.z, digit, f"inverted {what}")
-        ss.inversion = (target, found, saved)
+    row = st.container(horizontal=True)
+    if row.button("Find its latent point", type="primary", icon=":material/search:"):
+        ss.inversion = find_point(run, target, digit, what)
+    if source == "Draw a digit" and row.button("Find its latent point and open it", icon=":material/open_in_new:"):
+        ss.inversion = find_point(run, target, digit, what)
+        open_on_latent_page(run, ss.inversion[2])
     if "inversion" in ss:
         show_inversion(run, *ss.inversion)
+
+
+def find_point(run, target, digit, what: str):
+    """Invert the target with a progress bar; the point found goes into the gallery. Returns (target, found, saved)."""
+    bar = st.progress(0.0, text="Searching...")
+    steps = 300
+    found = inversion.invert(run.G, run.cfg, target, digit, steps=steps, progress=lambda i, err: bar.progress(
+        i / steps, text=f"Step {i} of {steps}: RMS pixel error {err:.3f}"))
+    return target, found, explore.save_point(run, found.z, digit, f"inverted {what}")
+
+
+def open_on_latent_page(run, saved) -> None:
+    ss.lat_model = id(run)
+    explore.set_point(run, saved.z, saved.digit)  # the whole point: the sliders widen to hold it
+    st.switch_page("pages/latent.py")
 
 
 def show_inversion(run, target, found, saved) -> None:
@@ -204,9 +225,7 @@ def show_inversion(run, target, found, saved) -> None:
     c1.button("Use as endpoint A", on_click=explore.use_saved, args=("ep_a", saved))
     c2.button("Use as endpoint B", on_click=explore.use_saved, args=("ep_b", saved))
     if c3.button("Open on the Latent space page"):
-        ss.lat_model = id(run)
-        explore.set_point(run, saved.z, saved.digit)  # the whole point: the sliders widen to hold it
-        st.switch_page("pages/latent.py")
+        open_on_latent_page(run, saved)
 
 
 st.title("Interpolation")

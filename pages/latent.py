@@ -3,11 +3,11 @@
 import streamlit as st
 import torch
 
-from explorer import images, inversion, latent
+from explorer import gradients, images, inversion, latent
 from explorer.config import MAX_SEED
 from explorer.losses import LOSSES
 from explorer.reader import load_reader
-from explorer.ui import explore
+from explorer.ui import clickable, explore
 from explorer.ui.widgets import KEEP
 
 ss = st.session_state
@@ -50,6 +50,7 @@ def principal_sliders(run) -> None:
     found = explore.directions(run)
     st.caption("The directions along which G's first hidden layer varies most (GANSpace): often stroke width, "
                "slant or shape. Each offset is in units of the prior's σ.")
+    clickable.principal_plane(run)
     for i, share in enumerate(found.variance.tolist()):
         explore.offset_slider(f"lat_pc_{i}", f"Direction {i + 1} · {share:.1%} of the variance")
     if st.toggle("Show each direction as a strip (−2σ to +2σ)", key="lat_show_strips"):
@@ -70,7 +71,19 @@ def attribute_sliders(run) -> None:
 def show_point(run, z, digit) -> None:
     seen = latent.look(run.G, run.cfg, z, digit, run.D, load_reader())
     image = seen.images[0]
-    st.image(images.grid_png(image[None], scale=10, padding=0), width=280, output_format="PNG")
+    row = st.container(horizontal=True, gap="medium")  # the explanation beside the picture, below it on a phone
+    big, side = row.container(width=280), row.container(width=240)
+    pushes = side.toggle("What D tells G", key="lat_show_push", **KEEP,
+                         help="Colour the digit by how D's verdict pushes G: the gradient of G's loss on each pixel.")
+    if pushes and run.D is not None:
+        big.image(push_png(run, z, digit), width=280, output_format="PNG")
+        side.markdown(":red[**Red**]: where D would believe this digit more with more ink; :blue[**blue**]: with "
+                      "less. This is all G ever learns from: it never sees a real digit.")
+    else:
+        big.image(images.grid_png(image[None], scale=10, padding=0), width=280, output_format="PNG")
+        if pushes:
+            side.info("This checkpoint has no discriminator (only G was uploaded), so there is no D to tell G "
+                      "anything.", icon=":material/info:")
     a, b = st.columns(2)
     a.metric("Read as", f"{seen.digits[0]}", f"{seen.probabilities[0].max():.0%} sure", delta_color="off",
              delta_arrow="off")
@@ -92,6 +105,15 @@ def show_point(run, z, digit) -> None:
     verdict = "suspiciously close: G may be copying" if near.distance < 0.5 * typical else "not a copy"
     st.caption(f"Distance {near.distance:.3f} (RMS pixels); real images are typically {typical:.3f} from their "
                f"nearest neighbour: **{verdict}**.")
+
+
+def push_png(run, z, digit) -> bytes:
+    """The point's digit coloured by D's push on each pixel (explorer.gradients), as large as the plain one."""
+    labels = latent.digit_labels(run.cfg, 1, digit)
+    fakes = latent.forward(run.G, z.reshape(1, -1), labels)
+    pushed = gradients.push(run.D, run.cfg, fakes, labels)
+    # Full strength: one big picture reads best with the strongest pushes in pure red and blue.
+    return images.rgb_grid_png(gradients.overlay(fakes, run.cfg, pushed.pixels, strength=1.0), scale=10, padding=0)
 
 
 def gallery_and_arithmetic(run, z, digit) -> None:

@@ -4,6 +4,7 @@ A fresh session has no run of its own, so both pages open the first demo model (
 switches to the others. Picture changes are seen as changes of the image's media URL, which is a hash of its bytes.
 """
 
+import base64
 import io
 import json
 
@@ -15,6 +16,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from explorer import demos, latent, metrics
+from explorer.app.runs import Run
 from explorer.ui import explore
 
 pytestmark = pytest.mark.usefixtures("roomy_registry")  # one test trains a run
@@ -45,6 +47,11 @@ def click(at: AppTest, label: str) -> AppTest:
     next(b for b in at.button if b.label == label).click().run()
     assert not at.exception, at.exception
     return at
+
+
+def chart(at: AppTest, key: str):
+    """The st.plotly_chart with this key, or None."""
+    return next((c for c in at.get("plotly_chart") if c.key == key), None)
 
 
 def pick(at: AppTest, demo: str) -> AppTest:
@@ -221,9 +228,10 @@ def test_paths_grids_and_a_bad_seed_list():
 
 def test_the_2d_demo_has_a_latent_map():
     at = pick(page("interpolation"), "latent-2d")
-    assert captioned(at, "20×20 grid: z1 from -1")
+    assert any(c.value.startswith("20×20 grid: z1 from -1") for c in at.caption)
+    assert chart(at, "interp_map_0")
     three = pick(page("interpolation"), "three")
-    assert not [i for i in three.image if i.captions and i.captions[0].startswith("20×20")]
+    assert not any(c.value.startswith("20×20") for c in three.caption)
 
 
 def test_a_conditional_strip_morphs_one_digit_into_another():
@@ -352,3 +360,173 @@ def test_a_finished_run_is_offered_never_switched_to_under_the_student():
     assert session(at).current.meta["demo"] == "three" and at.info[0].value.startswith("**Run 1** finished")
     click(at, "Explore Run 1")
     assert session(at).current.name == "Run 1" and not [i for i in at.info if "finished training" in i.value]
+
+
+# ---- drawing a digit, clicking a map, and what D tells G ----------------------------------------------------
+def pad_png(shape: str = "zero") -> bytes:
+    """What the pad sends: 280×280 RGBA, black ink on white paper."""
+    img = Image.new("RGBA", (280, 280), "white")
+    pen = ImageDraw.Draw(img)
+    if shape == "zero":
+        pen.ellipse([80, 40, 200, 240], outline="black", width=24)
+    elif shape == "one":
+        pen.line([(140, 40), (140, 240)], fill="black", width=24)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def draw(at: AppTest, png: bytes | None) -> AppTest:
+    """The pad sends its canvas, as streamlit-drawable-canvas does after a stroke (its state: a PNG data URL)."""
+    url = None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
+    return send_pad(at, {"drawing": {"raw": {"objects": []}, "data": url}, "backgroundFit": None})
+
+
+def send_pad(at: AppTest, state) -> AppTest:
+    at.session_state["inv_pad"] = state  # a component's state is its session-state value: the browser's reply
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def drawing_tab(demo: str = "three") -> AppTest:
+    at = pick(page("interpolation"), demo)
+    at.segmented_control(key="inv_source").set_value("Draw a digit").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def select(at: AppTest, key: str, selection: dict) -> AppTest:
+    """The browser's reply to a click on the chart `key`: its selection, sent as the chart's widget value. (AppTest
+    has no handle for a Plotly chart's selection, so the value is added to the widget states of the next run.)"""
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = chart(at, key).proto.id
+    state.string_value = json.dumps({"selection": selection})
+    at._run(states)
+    assert not at.exception, at.exception
+    return at
+
+
+def tile(index: int) -> dict:
+    return {"points": [{"curve_number": 1, "point_number": index, "point_index": index}], "point_indices": [index],
+            "box": [], "lasso": []}
+
+
+def z_sliders(at: AppTest, run) -> torch.Tensor:
+    return torch.tensor([at.slider(key=f"lat_z_{i}").value for i in range(run.cfg.latent_dim)])
+
+
+def test_a_blank_pad_asks_for_a_digit_and_a_drawing_is_read_and_judged():
+    at = drawing_tab()
+    assert "Draw a digit on the pad" in at.info[0].value and not at.metric and not at.error
+    draw(at, pad_png("zero"))
+    assert [m.label for m in at.metric] == ["Read as", "D's verdict"]
+    assert at.metric[0].value == "0" and 0 <= float(at.metric[1].value) <= 1  # P(real) for the demo's loss
+    assert captioned(at, "The target, as G sees it")
+    zero = url(captioned(at, "The target, as G sees it"))
+    draw(at, pad_png("one"))  # the next stroke: read and judged afresh
+    assert at.metric[0].value == "1" and url(captioned(at, "The target, as G sees it")) != zero
+    draw(at, pad_png("blank"))  # the bin: a white pad
+    assert "Draw a digit on the pad" in at.info[0].value and not at.metric and not at.error
+
+
+def test_a_drawing_is_inverted_and_opened_on_the_latent_page_in_one_click():
+    at = draw(drawing_tab(), pad_png("zero"))
+    click(at, "Find its latent point and open it")
+    assert at.title[0].value == "Latent space"
+    saved = at.session_state["gallery"][-1]
+    assert saved.name == "#1 inverted drawing"
+    assert torch.allclose(z_sliders(at, session(at).current), saved.z, atol=0.006)  # the point, whole
+
+
+def test_a_drawn_digit_can_be_an_endpoint_and_a_new_drawing_clears_the_result():
+    at = draw(drawing_tab(), pad_png("zero"))
+    click(at, "Find its latent point")
+    assert captioned(at, "Target and G's closest image")
+    click(at, "Use as endpoint B")
+    assert "to #1 inverted drawing" in captioned(at, "Spherical (slerp)").captions[0]
+    draw(at, pad_png("one"))  # a new drawing is a new picture
+    assert not [i for i in at.image if i.captions and i.captions[0].startswith("Target and G's closest image")]
+
+
+def test_a_conditional_drawing_is_judged_with_its_digit_label():
+    at = draw(drawing_tab("conditional"), pad_png("zero"))
+    assert at.selectbox(key="inv_digit").value == 0  # the reader's guess
+    before = at.metric[1].value
+    at.selectbox(key="inv_digit").set_value(6).run()
+    assert at.metric[1].value != before and any("as a 6" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("state", [
+    "a string",
+    {"drawing": "a string"},
+    {"drawing": {"data": 5}},
+    {"drawing": {"data": "data:text/html,<script>alert(1)</script>"}},
+    {"drawing": {"data": "data:image/png;base64,!!!"}},
+    {"drawing": {"data": "data:image/png;base64," + base64.b64encode(b"GIF89a junk").decode()}},
+])
+def test_a_pad_that_sends_no_drawing_says_so_plainly(state):
+    at = send_pad(drawing_tab(), state)
+    assert "press its bin button" in at.info[0].value and not at.metric
+    assert captioned(at, "Spherical (slerp)")  # the rest of the page still works
+
+
+def test_a_click_on_the_principal_plane_moves_the_point_there():
+    at = page("latent")
+    run = session(at).current
+    found, start = explore.directions(run), z_sliders(at, run)  # seed 0's point, as the sliders hold it
+    tiles = latent.plane(start, found.vectors[0], found.vectors[1], 7, 0.5 * latent.sigma(run.cfg))
+    select(at, "lat_plane_0", tile(0))  # top left: 1.5σ back along directions 1 and 2
+    first = z_sliders(at, run)
+    assert torch.allclose(first, tiles[0], atol=0.006)
+    select(at, "lat_plane_1", tile(0))  # a fresh chart: the same tile again is one more step
+    assert torch.allclose(z_sliders(at, run), latent.plane(first, found.vectors[0], found.vectors[1], 7,
+                                                           0.5 * latent.sigma(run.cfg))[0], atol=0.006)
+    select(at, "lat_plane_2", tile(24))  # the middle: where it is already
+    assert torch.allclose(z_sliders(at, run), z_sliders(at, run)) and chart(at, "lat_plane_3")
+
+
+@pytest.mark.parametrize("selection, words", [
+    ({"points": [{"curve_number": 1, "point_index": i} for i in range(20_000)]}, "20,000 pictures"),
+    ({"points": [{"curve_number": 1, "point_index": 10**9}]}, "names no picture"),
+    ({"points": [{"curve_number": 0, "point_index": 3}]}, "not on a picture"),
+    ({"points": "everything"}, "not a list"),
+])
+def test_a_click_payload_that_is_no_tile_says_so_and_moves_nothing(selection, words):
+    at = page("latent")
+    before = z_sliders(at, session(at).current)
+    select(at, "lat_plane_0", selection)
+    assert words in at.warning[0].value and "Click a digit" in at.warning[0].value
+    assert torch.equal(z_sliders(at, session(at).current), before)
+
+
+def test_a_click_on_the_2d_map_opens_that_point_on_the_latent_page():
+    at = pick(page("interpolation"), "latent-2d")
+    select(at, "interp_map_0", tile(21))  # row 1, column 1 of the 20×20 map
+    assert at.title[0].value == "Latent space"
+    expected = latent.latent_map(session(at).current.cfg, 20)[21]
+    assert torch.allclose(z_sliders(at, session(at).current), expected, atol=0.006)
+
+
+def test_what_d_tells_g_colours_the_digit_and_says_what_it_means():
+    at = page("latent")
+    plain = main_image(at)
+    at.toggle(key="lat_show_push").set_value(True).run()
+    assert main_image(at) != plain
+    assert any("where D would believe this digit more with more ink" in m.value for m in at.markdown)
+    at.slider(key="lat_z_0").set_value(1.0).run()  # another point, another map
+    coloured = main_image(at)
+    at.toggle(key="lat_show_push").set_value(False).run()
+    assert main_image(at) not in (plain, coloured)
+
+
+def test_a_generator_without_d_says_there_is_nothing_to_show():
+    at = page("latent")
+    demo = session(at).current
+    session(at).add_run(Run("G only", demo.cfg, demo.G, None, {}, source="uploaded"))
+    at.run()
+    at.toggle(key="lat_show_push").set_value(True).run()
+    assert not at.exception, at.exception
+    assert any("no discriminator" in i.value for i in at.info)
+    assert not any("more with more ink" in m.value for m in at.markdown)

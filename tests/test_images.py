@@ -1,5 +1,6 @@
 """Pictures: grids, GIFs, and turning an uploaded picture into an MNIST-like digit."""
 
+import base64
 import io
 
 import numpy as np
@@ -175,3 +176,40 @@ def test_a_corrupt_png_header_is_an_image_error_not_a_value_error():
 def test_oversize_files_and_non_bytes_are_refused(data, words):
     with pytest.raises(images.ImageError, match=words):
         images.to_digit(data)
+
+
+# ---- the drawing pad's picture: a PNG data URL from the browser --------------------------------------------
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def test_the_pads_data_url_is_read_as_an_upload_is():
+    pad = np.asarray(Image.fromarray(drawn_seven(size=(280, 280))).convert("RGBA"))  # black ink, white paper
+    drawn = images.read_data_url(data_url(png_of(pad, mode="RGBA")))
+    assert torch.equal(drawn.image, images.read_digit(png_of(drawn_seven(size=(280, 280)))).image)
+    assert drawn.image[:, :4].max() == 0 and drawn.image.max() == 255  # white on black, centred
+
+
+def test_a_blank_pad_is_a_blank_picture_not_an_error():
+    with pytest.raises(images.BlankPicture, match="blank"):
+        images.read_data_url(data_url(png_of(np.full((280, 280, 4), 255), mode="RGBA")))
+    assert issubclass(images.BlankPicture, images.ImageError)  # an upload's callers catch it as before
+
+
+@pytest.mark.parametrize("url, words", [
+    (None, "expected a picture as a data URL, got NoneType"),
+    ({"data": "x"}, "got dict"),
+    ("data:text/html,<b>hi</b>", "not a PNG data URL"),
+    ("https://example.com/seven.png", "not a PNG data URL"),
+    ("data:image/png;base64,!!not base64!!", "not base64"),
+    ("data:image/png;base64," + base64.b64encode(b"no picture").decode(), "not a picture"),
+])
+def test_a_data_url_that_is_no_picture_says_why(url, words):
+    with pytest.raises(images.ImageError, match=words):
+        images.read_data_url(url)
+
+
+def test_a_huge_data_url_is_refused_before_it_is_decoded(monkeypatch):
+    monkeypatch.setattr(images.base64, "b64decode", lambda *a, **k: pytest.fail("decoded"))
+    with pytest.raises(images.ImageError, match="larger than 50 MB"):
+        images.read_data_url("data:image/png;base64," + "A" * (70 * 2**20))

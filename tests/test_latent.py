@@ -75,6 +75,17 @@ def test_neighbourhood_is_centred_on_the_point():
     assert hood[5].tolist() == [0.5, 0, 0, 0] and hood[7].tolist() == [0, 0.5, 0, 0]
 
 
+def test_a_plane_is_centred_on_the_point_a_step_apart_across_and_down():
+    z, u, v = torch.full((4,), 0.25), torch.eye(4)[0], torch.eye(4)[1]
+    grid = latent.plane(z, u, v, 7, 0.5)
+    assert grid.shape == (49, 4) and torch.equal(grid[24], z)  # the middle tile is the point
+    assert grid[0].tolist() == [-1.25, -1.25, 0.25, 0.25]  # top left: three steps back along both
+    assert grid[6].tolist() == [1.75, -1.25, 0.25, 0.25] and grid[48].tolist() == [1.75, 1.75, 0.25, 0.25]
+    assert latent.plane_offsets(5).tolist() == [-2, -1, 0, 1, 2]
+    with pytest.raises(ConfigError, match="odd"):
+        latent.plane(z, u, v, 4, 0.5)
+
+
 def test_random_walk_moves_smoothly_and_stays_in_the_prior():
     normal = latent.random_walk(tiny(latent_dim=16), torch.zeros(16), 400, seed=1)
     steps = (normal[1:] - normal[:-1]).norm(dim=1)
@@ -121,3 +132,14 @@ def test_look_reads_images_with_d_and_the_classifier(tiny_trained):
     assert seen.d_scores.shape == (6,) and ((seen.d_scores > 0) & (seen.d_scores < 1)).all()
     one = latent.look(tiny_trained.generator, cfg, z[0])
     assert one.images.shape == (1, 28, 28) and one.d_scores is None
+
+
+def test_look_at_judges_pictures_g_did_not_draw_as_d_judges_fakes(tiny_trained):
+    cfg = tiny_trained.cfg
+    drawn = latent.generate(tiny_trained.generator, cfg, latent.truncated(cfg, 3, 1.0))  # uint8, as a drawing is
+    seen = latent.look_at(cfg, drawn, None, tiny_trained.D, load_reader())
+    assert torch.equal(seen.images, drawn) and seen.probabilities.shape == (3, 10)
+    assert cfg.output == "tanh"  # D sees pixels in -1..1
+    as_d_sees = latent.d_score(tiny_trained.D, cfg, drawn.reshape(3, 784).float() / 127.5 - 1)
+    assert torch.allclose(seen.d_scores, as_d_sees, atol=1e-6)
+    assert latent.look_at(cfg, drawn[0]).d_scores is None and latent.look_at(cfg, drawn[0]).images.shape == (1, 28, 28)

@@ -45,7 +45,8 @@ def test_control_asked_for_before_the_trainer_exists_is_passed_on(backend):
         pass
     assert job.view().settings["loss"] == "hinge"
     job.stop()
-    assert job.wait(30) and job.view().status == Status.STOPPED and job.result().cfg.loss == "hinge"
+    assert job.wait(30) and job.view().status == Status.STOPPED
+    assert job.result().cfg.ended().loss == "hinge" and job.result().cfg.live_changes[0]["step"] == 0
 
 
 def test_a_done_job_lets_go_of_its_trainer(backend):
@@ -59,3 +60,28 @@ def test_a_done_job_lets_go_of_its_trainer(backend):
     gc.collect()
     assert trainer is None or trainer() is None  # optimizers, data on the device, rollback copies: gone
     assert job.progress().step == 5  # what the pages read stays
+
+
+def test_step_mode_and_slow_motion_reach_the_trainer(backend):
+    job = backend.submit(JobSpec(tiny(snapshot_every=1000), Budget("steps", 10**6)))
+    job.slow_motion(50.0)  # asked before the trainer exists: passed on once it does
+    while job.progress().step < 3:
+        pass
+    assert job.view().pace == 50.0
+    steps = [s.step for s in job.view().snapshots]
+    assert steps == list(range(len(steps)))  # a snapshot every step in slow motion
+    assert not job.nudge("g")  # running: a lone update means nothing
+    job.pause()
+    assert job.wait_paused()
+    at = job.view().step
+    assert job.nudge("g")
+    while job.view().step == at:
+        pass
+    view = job.view()
+    assert view.step == at + 1 and view.status == Status.PAUSED and view.nudges[-1].what == "G step"
+    with pytest.raises(ValueError, match="D or of G"):
+        job.nudge("both")
+    with pytest.raises(ValueError, match="steps a second"):
+        job.slow_motion(1e6)
+    job.stop()
+    assert job.wait(30)

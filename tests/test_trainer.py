@@ -151,7 +151,7 @@ def test_schedules_change_the_learning_rate_by_epoch(digits):
 
 def test_conditional_generator_draws_the_asked_digit_rows(digits):
     trainer = Trainer(tiny(conditional=True, digits=[1, 8]), digits)
-    assert trainer.fixed_labels.tolist() == [1] * 8 + [8] * 8
+    assert trainer.shots.labels.tolist() == [1] * 8 + [8] * 8
     trainer.run(Budget("steps", 5))
     assert trainer.state().latest.images.shape == (16, 28, 28)
 

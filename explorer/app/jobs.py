@@ -22,6 +22,7 @@ from ..data import load as load_data
 from ..memory import estimate, shrink_hint, size_text
 from ..progress import Progress, Status
 from ..resume import Weights
+from ..step_mode import check_pace, check_update
 from ..trainer import TrainedModel
 from .limits import Limits, duration
 
@@ -91,7 +92,7 @@ class JobView:
 
     def __getattr__(self, name: str):
         """The progress read through: step, epoch, images_seen, seconds (training time), images_per_second,
-        snapshots, settings, readings, changes, meter_note."""
+        snapshots, settings, readings, changes, meter_note, nudges, before, pace."""
         if name.startswith("__") or name == "progress":  # copy and pickle probe for these before the fields exist
             raise AttributeError(name)
         return getattr(self.progress, name)
@@ -137,7 +138,8 @@ class Job(ABC):
 
     @abstractmethod
     def _control(self, action: str, **changes) -> None:
-        """Pass "pause", "resume", "stop" or "update" (with changes) to the running trainer."""
+        """Pass "pause", "resume", "stop", "update" (with the changes), "nudge" (update=) or "slow_motion"
+        (steps_per_second=) to the trainer, as the trainer's method of that name."""
 
     def resume_point(self):
         """For a job whose machine was lost: its last weights and record (explorer.resume.Weights) to train on
@@ -186,6 +188,26 @@ class Job(ABC):
     def update(self, **changes) -> None:
         """Live changes of learning rates, loss or d_steps (raises ConfigError)."""
         self._control("update", **changes)
+
+    def nudge(self, update: str, wait: float = 0.0) -> bool:
+        """Step mode: one update of D ("d") or of G ("g"), while the job is paused (False when it is not: a
+        running job's next step does both anyway). With `wait`, up to that many seconds until the trainer has
+        published it, so a page drawn next shows the update."""
+        check_update(update)
+        if not self.paused or self.started is None:
+            return False
+        done_before = len(self.progress().nudges)
+        self._control("nudge", update=update)
+        deadline = time.monotonic() + wait
+        while len(self.progress().nudges) == done_before and time.monotonic() < deadline and not self.done:
+            time.sleep(0.02)
+        return True
+
+    def slow_motion(self, steps_per_second: float | None) -> None:
+        """Train at this many steps per second, a snapshot every step; None: full speed."""
+        check_pace(steps_per_second)
+        if not self.done:
+            self._control("slow_motion", steps_per_second=steps_per_second)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)

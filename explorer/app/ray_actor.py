@@ -40,7 +40,7 @@ class TrainerActor:
         self._taken = time.monotonic()
         self._thread: threading.Thread | None = None
         self._ended = threading.Event()  # the training thread has finished, model and all
-        self._seq = {"run": 0, "update": 0}  # the newest control of each kind applied (calls may overtake)
+        self._seq: dict[str, int] = {}  # the newest control of each kind applied (calls may overtake)
         self._lock = threading.Lock()
         self._stopped = False
         torch.set_num_threads(threads)
@@ -88,21 +88,21 @@ class TrainerActor:
             self.latest = resume.take(self.trainer)
 
     # ---- control: the newest call of each kind wins, whatever order Ray's threads run them in -------
-    def control(self, seq: int, action: str, changes: dict) -> str:
-        """"pause", "resume", "stop" or "update"; returns "" or the reason it was not applied."""
+    def control(self, seq: int, action: str, arguments: dict) -> str:
+        """The trainer's method `action` ("pause", "resume", "stop", "update", "nudge", "slow_motion") with
+        `arguments`; returns "" or the reason it was not applied. Calls may overtake each other in a threaded
+        actor: an older pause/resume, update or pace than the newest applied is dropped (a stop never is, and
+        every nudge counts)."""
         if self.trainer is None:
             return self.error
-        kind = "update" if action == "update" else "run"
+        kind = "run" if action in ("pause", "resume", "stop") else action
         with self._lock:
-            if action != "stop" and seq < self._seq[kind]:
-                return ""  # an older call overtaken by a newer one
+            if action not in ("stop", "nudge") and seq < self._seq.get(kind, 0):
+                return ""
             self._seq[kind] = seq
+            self._stopped |= action == "stop"
             try:
-                if action == "update":
-                    self.trainer.update(**changes)
-                else:
-                    self._stopped |= action == "stop"
-                    getattr(self.trainer, action)()
+                getattr(self.trainer, action)(**arguments)
             except ConfigError as e:
                 return str(e)
         return ""

@@ -86,11 +86,8 @@ class ThreadJob(Job):
         return self._model if self.done else None
 
 
-def _send(trainer: Trainer, action: str, changes: dict) -> None:
-    if action == "update":
-        trainer.update(**changes)
-    else:
-        getattr(trainer, action)()
+def _send(trainer: Trainer, action: str, arguments: dict) -> None:
+    getattr(trainer, action)(**arguments)  # pause(), update(g_lr=...), nudge(update="d"), ...
 
 
 SERVER_RESERVE = 256 * 2**20  # beside the jobs: the pages, the quality meter's shared statistics, the sessions' runs

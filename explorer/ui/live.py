@@ -15,7 +15,7 @@ from ..app.jobs import Job, JobView
 from ..config import RANGES, ConfigError
 from ..losses import LOSSES
 from ..progress import Status
-from . import faults, presenter, state, teach, widgets
+from . import faults, presenter, push_view, state, teach, widgets
 
 POLL_SECONDS = 1.0
 ENDED = {Status.FINISHED: st.success, Status.STOPPED: st.warning, Status.DIVERGED: st.error,
@@ -41,6 +41,7 @@ def _live(polling: bool) -> None:
     if view.done and (polling or not state.session().adopted):
         st.rerun()  # full rerun: the sidebar adopts the new generator, and polling stops
     _controls(job, view)  # in presenter mode too: a teacher pauses to explain, or stops, in front of the class
+    push_view.step_mode(job, view, pushed=st.session_state.get("train_push", False))
     if presenter.active():
         _presented(job, view)
         return
@@ -110,6 +111,7 @@ def _controls(job: Job, view: JobView) -> None:
     if view.status == Status.QUEUED:
         st.caption("Every training slot on this server is busy; your run starts as soon as one frees up.")
     st.progress(view.fraction, text=progress_text(view, job))
+    push_view.slow_motion(job, view)
 
 
 def progress_text(view: JobView, job: Job) -> str:
@@ -164,12 +166,17 @@ def _grid_and_loss(job: Job, view: JobView, figures: dict) -> None:
     big = presenter.active()
     left, right = st.columns([1, 1.4] if big else [2, 3])
     with left:
-        png = _png(job, latest, scale=2)
+        pushed = st.toggle("What D tells G", key="train_push",
+                           help="Paint each sample with the push D gives G (the gradient of G's loss on its pixels) "
+                                "and write D's verdict under it.")
+        png = push_view.grid_png(job, latest, scale=2, pushed=pushed)
         rows = (f"one row per digit ({', '.join(map(str, job.cfg.digits))})"
                 if job.cfg.conditional else "the same 64 latent points every time")
         # in presenter mode as tall as the chart beside it: both fit a projector's screen under the controls
         st.image(png, caption=f"Samples at step {latest.step:,}: {rows}", output_format="PNG",
                  width=presenter.CHART_HEIGHT - 40 if big else "stretch")
+        if pushed:
+            st.markdown(push_view.explanation(latest.probabilities))
         if not big:
             st.download_button("Download this grid (PNG)", png, f"{job.name}-step{latest.step}.png", "image/png",
                                on_click="ignore", key="dl_grid", icon=":material/download:")
@@ -209,22 +216,11 @@ def _film_strip(job: Job, view: JobView) -> None:
                             disabled=following)
     frame = view.snapshots[steps.index(step)]
     c1, c2 = st.columns([2, 3])
-    c1.image(_png(job, frame), caption=f"Snapshot at step {step:,}", output_format="PNG")
+    c1.image(push_view.grid_png(job, frame), caption=f"Snapshot at step {step:,}", output_format="PNG")
     snaps = list(view.snapshots)
     c2.download_button("Download the progression (animated GIF)", lambda: _gif(snaps), f"{job.name}.gif",
                        "image/gif", on_click="ignore", key="dl_gif", icon=":material/movie:")
     c2.caption(f"{len(steps)} snapshots saved, from step 0 to step {steps[-1]:,}.")
-
-
-def _png(job: Job, snapshot, scale: int = 2) -> bytes:
-    """A snapshot's grid as PNG, made once: the live view redraws every second, a snapshot comes every N steps."""
-    cache = st.session_state.setdefault("grid_png", {})
-    key = (job.name, snapshot.step, scale)
-    if key not in cache:
-        while len(cache) >= 8:
-            cache.pop(next(iter(cache)))
-        cache[key] = images.grid_png(snapshot.images, nrow=8, scale=scale)
-    return cache[key]
 
 
 def _quality(job: Job, view: JobView, figures: dict) -> None:

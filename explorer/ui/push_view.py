@@ -1,0 +1,110 @@
+"""What D tells G, on the Train page: the sample grid with D's push painted over each fake and D's verdict under
+it, step mode (one update of D or of G at a time while paused, the grid before and after) and slow motion.
+
+The pictures come from the snapshots the trainer publishes (explorer.snapshots keeps the push of the newest
+two); nothing here touches the networks, so a page draws them while the worker trains.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import gradients, images
+from ..app.jobs import Job, JobView
+from ..progress import Snapshot, Status
+
+PACES = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)  # steps per second a student can follow, up to a blur
+STEP_SAMPLES = 16  # samples step mode shows, large: spread over the grid's rows (a conditional run's digits)
+PNG_CACHE = 12  # pictures kept per session: the grid, its overlay, step mode's before and after
+
+
+def grid_png(job: Job, shot: Snapshot, scale: int = 2, pushed: bool = False) -> bytes:
+    """A snapshot's grid as PNG (with `pushed`: tinted by D's push, D's verdict under each sample, when the
+    snapshot has them), made once: the live view redraws every second, a snapshot comes every few steps."""
+    pushed = pushed and shot.push is not None
+    cache = st.session_state.setdefault("grid_png", {})
+    key = (id(shot), scale, pushed)
+    hit = cache.get(key)
+    if hit is not None and hit[0] is shot:  # the very snapshot (an id can be reused once one is let go)
+        return hit[1]
+    nrow = 8
+    if pushed:
+        captions = [gradients.verdict_text(v, shot.probabilities) for v in shot.verdicts.tolist()]
+        png = images.captioned_grid_png(gradients.tint(shot.images, shot.push), captions, nrow, scale)
+    else:
+        png = images.grid_png(shot.images, nrow=nrow, scale=scale)
+    while len(cache) >= PNG_CACHE:
+        cache.pop(next(iter(cache)))
+    cache[key] = (shot, png)
+    return png
+
+
+def explanation(probabilities: bool) -> str:
+    """The one sentence beside the overlay, for a student seeing it the first time."""
+    verdict = ("its chance that the sample is real (1: sure it is real)" if probabilities
+               else "its score (higher: more real)")
+    return (":red[**Red**]: where D would believe a fake more with more ink; :blue[**blue**]: with less. "
+            f"Under each, D's verdict: {verdict}. G never sees a real digit: this push is all it learns from.")
+
+
+def step_mode(job: Job, view: JobView, pushed: bool) -> None:
+    """While paused: "D step" and "G step", each one update, and the grid before and after the last one."""
+    if view.status != Status.PAUSED or view.done:
+        return
+    with st.container(border=True):
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.markdown("**Step mode**: play the game one move at a time.", width="content")
+        for update, label, tip in (
+                ("d", "D step", "One update of D on a real and a fake batch; G stays as it is."),
+                ("g", "G step", "One update of G, each fake moved along D's push; the step count goes up by one.")):
+            if row.button(label, key=f"nudge_{update}", help=tip):
+                job.nudge(update, wait=5.0)
+                st.rerun()
+        if view.before is None or not view.nudges:
+            st.caption("Each button makes one update and shows the samples before and after it.")
+            return
+        last = view.nudges[-1].what
+        before, after = view.before, view.snapshots[-1]
+        pick = list(range(0, len(after.images), max(1, len(after.images) // STEP_SAMPLES)))[:STEP_SAMPLES]
+        columns = st.columns(3 if last == "G step" else 2)
+        columns[0].image(_few(before, pick, pushed), caption=f"Before the {last}", output_format="PNG")
+        columns[1].image(_few(after, pick, pushed), caption=f"After it (step {after.step:,})", output_format="PNG")
+        if last == "D step":
+            st.caption("A D step leaves G as it was, so the samples are the same; D's verdicts"
+                       + (" and its push changed." if pushed else " changed (turn on What D tells G to see its push)."))
+            return
+        change = after.images[pick].float() - before.images[pick].float()  # > 0: the step added ink
+        columns[2].image(images.rgb_grid_png(gradients.tint(after.images[pick], change), nrow=4, scale=3),
+                         caption="What the G step changed: red gained ink, blue lost it (magnified)",
+                         output_format="PNG")
+        st.caption("One G step moves each sample a little, the way D pushed it: compare the change with the push "
+                   "before it" + ("." if pushed else " (turn on What D tells G to see the push)."))
+
+
+def _few(shot: Snapshot, pick: list[int], pushed: bool) -> bytes:
+    """A few of a snapshot's samples, large (step mode's pictures: drawn only when a student asks for a step)."""
+    if pushed and shot.push is not None:
+        captions = [gradients.verdict_text(shot.verdicts[i].item(), shot.probabilities) for i in pick]
+        return images.captioned_grid_png(gradients.tint(shot.images[pick], shot.push[pick]), captions, 4, 3)
+    return images.grid_png(shot.images[pick], nrow=4, scale=3)
+
+
+def slow_motion(job: Job, view: JobView) -> None:
+    """A toggle and a pace: train at a few steps a second, a snapshot every step, so the grid moves visibly."""
+    if view.done:
+        return
+    ss = st.session_state
+    on, pace = f"slow_on_{job.name}", f"slow_pace_{job.name}"  # each run starts at its own (full) speed
+    ss.setdefault(on, view.pace is not None)  # after a reload, the run's own pace
+    ss.setdefault(pace, view.pace if view.pace in PACES else 2.0)
+
+    def apply() -> None:
+        job.slow_motion(ss[pace] if ss[on] else None)
+
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.toggle("Slow motion", key=on, on_change=apply,
+               help="Train at a few steps a second, with a new sample grid every step.")
+    if ss[on]:
+        row.select_slider("Steps per second", PACES, key=pace, on_change=apply, format_func=lambda p: f"{p:g}",
+                          width=320, label_visibility="collapsed")
+        row.caption(f"{ss[pace]:g} steps a second", width="content")
