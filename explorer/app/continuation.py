@@ -14,7 +14,8 @@ def continue_lost(session: Session, backend: Backend) -> Job:
     weights = lost.resume_point() if lost is not None else None
     if weights is None:
         raise ValueError("this session's job was not lost, or left no weights to go on from")
-    cfg = lost.cfg.replace(**weights.progress.settings)  # with the live changes it had
+    # The settings it ended with; its changes are on the charts already, not to be replayed from step 0 again.
+    cfg = lost.cfg.replace(live_changes=[], **weights.progress.settings)
     name = f"Run {session.run_counter + 1} (continues {lost.name})"
     spec = JobSpec(cfg, lost.budget, name=name, session_id=session.token, lesson=lost.lesson,
                    measure=lost.spec.measure, start_from=weights)
