@@ -52,7 +52,7 @@ def apply(trainer, weights: Weights) -> None:
         trainer.opt.new_epoch(epoch)
     trainer.epoch = trainer.batches.epoch = p.epoch
     trainer.history.rows = [(1, row) for row in p.history.rows]
-    trainer.snapshots = list(p.snapshots)
+    trainer.shots.items = list(p.snapshots)
     trainer.changes = list(p.changes)
     if trainer.meter is not None:
         trainer.meter.readings = list(p.readings)

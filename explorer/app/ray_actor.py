@@ -21,7 +21,7 @@ import torch
 from .. import resume
 from ..config import ConfigError
 from ..data import load as load_data
-from ..progress import Progress, Snapshot
+from ..progress import Progress
 from ..trainer import TrainedModel, Trainer
 from .jobs import JobSpec
 from .limits import one_malloc_arena
@@ -108,10 +108,10 @@ class TrainerActor:
         return ""
 
     # ---- reading ----------------------------------------------------------------------------------
-    def poll(self, known: Progress | None, snapshots: list[int], readings: list[tuple]) -> tuple:
+    def poll(self, known: int | None, snapshots: list[tuple], readings: list[tuple]) -> tuple:
         """(progress or None when `known` is still the newest, whether training has ended, error).
 
-        Snapshots and quality readings the server already holds (by step) come back as placeholders, so a
+        Snapshots and quality readings the server already holds (by key) come back as placeholders, so a
         poll carries only what is new, not a long run's hundred pictures every second."""
         done = self._ended.is_set()
         if self.trainer is None:
@@ -134,19 +134,24 @@ def reading_key(reading) -> tuple:
     return reading.step, reading.seconds
 
 
-def thin(progress: Progress, snapshots: set[int], readings: set[tuple]) -> Progress:
-    """`progress` with the snapshots (by step) and readings (by key) the server holds left as placeholders: a
-    snapshot without its images, a reading as its key."""
+def snapshot_key(snapshot) -> tuple:
+    """A snapshot as the server holds it: its step, and whether it still has D's push maps (older ones let them
+    go, so a snapshot with them and the same one without are not the same)."""
+    return snapshot.step, snapshot.push is None
+
+
+def thin(progress: Progress, snapshots: set[tuple], readings: set[tuple]) -> Progress:
+    """`progress` with the snapshots and readings the server holds (by key) left as placeholders: a snapshot by
+    its key, a reading by its key."""
     return dataclasses.replace(
-        progress, snapshots=tuple(Snapshot(s.step, None) if s.step in snapshots else s for s in progress.snapshots),
+        progress, snapshots=tuple(snapshot_key(s) if snapshot_key(s) in snapshots else s for s in progress.snapshots),
         readings=tuple(reading_key(r) if reading_key(r) in readings else r for r in progress.readings))
 
 
 def fill(progress: Progress, old: Progress) -> Progress:
     """Put back a thinned `progress`'s placeholders from `old`, the last whole one the server holds."""
-    pictures = {s.step: s.images for s in old.snapshots}
+    shots = {snapshot_key(s): s for s in old.snapshots}
     known = {reading_key(r): r for r in old.readings}
     return dataclasses.replace(
-        progress, snapshots=tuple(Snapshot(s.step, pictures[s.step]) if s.images is None else s
-                                  for s in progress.snapshots),
+        progress, snapshots=tuple(shots[s] if isinstance(s, tuple) else s for s in progress.snapshots),
         readings=tuple(known[r] if isinstance(r, tuple) else r for r in progress.readings))

@@ -29,7 +29,7 @@ from ..progress import Progress
 from ..trainer import TrainedModel
 from .jobs import Backend, Job, JobSpec, Refused
 from .limits import Limits, env_number
-from .ray_actor import TrainerActor, fill, reading_key
+from .ray_actor import TrainerActor, fill, reading_key, snapshot_key
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
@@ -132,7 +132,8 @@ class RayJob(Job):
                 self._backend._forget(self)
                 self.actor.start.remote()
             if self._poll is None:
-                have = [s.step for s in self._progress.snapshots], [reading_key(r) for r in self._progress.readings]
+                have = ([snapshot_key(s) for s in self._progress.snapshots],
+                        [reading_key(r) for r in self._progress.readings])
                 self._poll = self.actor.poll.remote(self._known, *have)
             if self._pull is None and now - self._pulled >= WEIGHTS_SECONDS:
                 self._pull = self.actor.weights.remote(self._weights.step if self._weights else -1)
