@@ -58,11 +58,13 @@ def overlay(fakes: torch.Tensor, cfg: GANConfig, pushed: torch.Tensor, strength:
     return tint(to_uint8(fakes, cfg.output).reshape(-1, 28, 28), pushed, strength)
 
 
-def tint(digits: torch.Tensor, pushed: torch.Tensor, strength: float = 0.85) -> np.ndarray:
-    """`overlay` for digits already as pictures (n, 28, 28) uint8, ink = 255: a snapshot's."""
+def tint(digits: torch.Tensor, pushed: torch.Tensor, strength: float = 0.85, each: bool = True) -> np.ndarray:
+    """`overlay` for digits already as pictures (n, 28, 28) uint8, ink = 255: a snapshot's. `each=False` scales
+    all maps together, so a sample that changed little looks calm beside one that changed much."""
     grey = digits.float().div(255).cpu()
     pushed = pushed.float().cpu()
-    scale = pushed.abs().flatten(1).quantile(FULL_TINT_QUANTILE, dim=1).reshape(-1, 1, 1).clamp_min(1e-12)
+    flat = pushed.abs().flatten(1) if each else pushed.abs().reshape(1, -1)
+    scale = flat.quantile(FULL_TINT_QUANTILE, dim=1).reshape(-1, 1, 1).clamp_min(1e-12)
     p = (pushed / scale).clamp(-1, 1)
     p = p.sign() * p.abs() ** TINT_GAMMA
     more, less = p.clamp(min=0) * strength, (-p).clamp(min=0) * strength

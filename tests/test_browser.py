@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 DIGIT = "7"  # not the preset's digit (3), so picking it is a real change
 # Long enough to outlive the checks on a slow machine: the test stops it itself.
 TRAIN_URL = "/train?preset=default&digits=3&seconds=90"
-SCREENSHOTS = ("home", "train-setup", "train-running", "train-stopped")
+SCREENSHOTS = ("home", "train-setup", "train-running", "train-step-mode", "train-stopped")
 TEST_DEADLINE = 180.0  # seconds for the whole test, server start (at most 60 s) excluded
 
 # Streamlit renders st.plotly_chart as a `.js-plotly-plot` div inside [data-testid=stPlotlyChart]; plotly.js keeps
@@ -186,9 +186,17 @@ def test_train_start_watch_stop(app_page, streamlit_server):
     paused_at = loss_chart(page)["last_x"]
     time.sleep(1.5)
     assert loss_chart(page)["last_x"] == paused_at, "the loss chart still moves while paused"
+
+    # ---- Step mode, while paused: one G step is one more step on the chart, with the grid before and after ---
+    button(page, "G step").click()
+    page.get_by_text("Before the G step").first.wait_for(timeout=left(20) * 1000)
+    wait_until(lambda: (c := loss_chart(page)) and c["last_x"] == paused_at + 1, left(20), "the G step on the chart")
+    assert status(page) == "paused", f"a G step should leave the run paused: {status_line(page)!r}"
+    screenshot(page, "train-step-mode")
     button(page, "Resume").click()
     wait_status(page, ("running",), left(30))
-    wait_until(lambda: (c := loss_chart(page)) and c["last_x"] > paused_at, left(30), "training to go on after Resume")
+    wait_until(lambda: (c := loss_chart(page)) and c["last_x"] > paused_at + 1, left(30),
+               "training to go on after Resume")
     settle_controls(page, "Pause")
 
     # ---- Stop -------------------------------------------------------------------------------------------------

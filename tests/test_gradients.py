@@ -63,3 +63,13 @@ def test_the_overlay_is_red_for_more_ink_and_blue_for_less():
     assert rgb[0, 14, 14, 0] == rgb[0, 14, 14, 2]  # no push: the grey sample as it is
     png = images.rgb_grid_png(rgb, nrow=2, scale=3)
     assert png[:4] == b"\x89PNG"
+
+
+def test_maps_scaled_together_keep_a_small_change_small():
+    digits = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    change = torch.zeros(2, 28, 28)
+    change[0, :10] = 50.0  # the first sample changed much
+    change[1, :10] = 1.0  # the second hardly
+    alone, together = gradients.tint(digits, change), gradients.tint(digits, change, each=False)
+    assert alone[1, 0, 0, 0] == alone[0, 0, 0, 0] > 150  # each scaled to itself: both look the same
+    assert together[0, 0, 0, 0] > 150 and together[1, 0, 0, 0] < 40  # together: the small change stays small

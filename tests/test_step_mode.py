@@ -9,7 +9,7 @@ import torch
 from explorer.config import Budget
 from explorer.progress import Status
 from explorer.trainer import Trainer
-from tiny import tiny
+from tiny import tiny, wait_until
 
 
 def paused(digits, **cfg) -> tuple[Trainer, threading.Thread]:
@@ -17,15 +17,8 @@ def paused(digits, **cfg) -> tuple[Trainer, threading.Thread]:
     trainer.pause()  # before it starts: it waits at step 0
     worker = threading.Thread(target=trainer.run, args=(Budget("steps", 10**6),))
     worker.start()
-    wait(lambda: trainer.state().status == Status.PAUSED)
+    wait_until(lambda: trainer.state().status == Status.PAUSED)
     return trainer, worker
-
-
-def wait(cond, timeout=20.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.01)
 
 
 def test_a_d_step_changes_d_and_what_it_tells_g_but_not_g_nor_the_step(digits):
@@ -34,7 +27,7 @@ def test_a_d_step_changes_d_and_what_it_tells_g_but_not_g_nor_the_step(digits):
     g_weights = [p.clone() for p in trainer.G.parameters()]
     d_weights = [p.clone() for p in trainer.D.parameters()]
     trainer.nudge("d")
-    wait(lambda: len(trainer.state().nudges) == 1)
+    wait_until(lambda: len(trainer.state().nudges) == 1)
     after = trainer.state()
     assert after.step == before.step == 0 and after.nudges[0].what == "D step"
     assert all(torch.equal(a, b) for a, b in zip(g_weights, trainer.G.parameters()))
@@ -48,7 +41,7 @@ def test_a_d_step_changes_d_and_what_it_tells_g_but_not_g_nor_the_step(digits):
 def test_a_g_step_is_a_step_with_a_new_snapshot_and_a_mark(digits):
     trainer, worker = paused(digits, snapshot_every=1000)
     trainer.nudge("g")
-    wait(lambda: trainer.state().step == 1)
+    wait_until(lambda: trainer.state().step == 1)
     state = trainer.state()
     assert state.latest.step == 1 and state.before.step == 0  # the grid before and after
     assert not torch.equal(state.latest.images, state.before.images)

@@ -7,7 +7,7 @@ import torch
 from explorer.config import Budget, ConfigError
 from explorer.progress import Status
 from explorer.trainer import Trainer
-from tiny import tiny
+from tiny import tiny, wait_until
 
 
 def test_step_reports_every_metric(digits):
@@ -65,12 +65,12 @@ def test_pause_resume_and_stop_from_another_thread(digits):
     trainer = Trainer(tiny(), digits)
     worker = training(trainer, Budget("seconds", 30), steps=3)
     trainer.pause()
-    _wait(lambda: trainer.state().status == Status.PAUSED)
+    wait_until(lambda: trainer.state().status == Status.PAUSED)
     paused_at = trainer.state().step
     time.sleep(0.3)
     assert trainer.state().step == paused_at
     trainer.resume()
-    _wait(lambda: trainer.state().step > paused_at + 3)
+    wait_until(lambda: trainer.state().step > paused_at + 3)
     trainer.stop()
     worker.join(timeout=10)
     assert not worker.is_alive()
@@ -86,7 +86,7 @@ def test_live_changes_apply_between_steps(digits):
         trainer.update(g_lr=5.0)
     with pytest.raises(ConfigError, match="cannot change"):
         trainer.update(latent_dim=3)
-    _wait(lambda: trainer.state().history.columns()["d_lr"][-1] == 5e-3)  # a whole step with the changes
+    wait_until(lambda: trainer.state().history.columns()["d_lr"][-1] == 5e-3)  # a whole step with the changes
     trainer.stop()
     worker.join(timeout=10)
     assert trainer.opt.g.param_groups[0]["lr"] == 1e-3 and trainer.opt.d.param_groups[0]["lr"] == 5e-3
@@ -165,15 +165,8 @@ def training(trainer: Trainer, budget: Budget, steps: int = -1) -> threading.Thr
     """Run `trainer` in a worker thread, as a job does; return once it has trained more than `steps` steps."""
     worker = threading.Thread(target=trainer.run, args=(budget,))
     worker.start()
-    _wait(lambda: trainer.state().step > steps)
+    wait_until(lambda: trainer.state().step > steps)
     return worker
-
-
-def _wait(cond, timeout=20.0):
-    end = time.time() + timeout
-    while not cond():
-        assert time.time() < end, "timed out"
-        time.sleep(0.01)
 
 
 def test_weight_average_is_what_people_see_and_keep(digits):
@@ -222,8 +215,10 @@ def test_reading_the_state_never_waits_for_a_long_step(digits):
         waits.append(time.perf_counter() - t0)
         time.sleep(0.01)
     worker.join()
-    assert trainer.state().seconds / 6 > 0.1  # steps long enough to block a reader that waited for them
-    assert max(waits) < 0.05, f"a poll waited {max(waits) * 1000:.0f} ms"
+    step = trainer.state().seconds / 6
+    assert step > 0.1  # steps long enough to block a reader that waited for them
+    # a reader that waited for the step in flight would wait about a step; one that does not, a GIL switch or two
+    assert max(waits) < step / 3, f"a poll waited {max(waits) * 1000:.0f} ms, a step takes {step * 1000:.0f} ms"
 
 
 def test_a_trained_model_keeps_the_generator_people_see_and_the_runs_record(digits):

@@ -74,7 +74,7 @@ def step_mode(job: Job, view: JobView, pushed: bool) -> None:
                        + (" and its push changed." if pushed else " changed (turn on What D tells G to see its push)."))
             return
         change = after.images[pick].float() - before.images[pick].float()  # > 0: the step added ink
-        columns[2].image(images.rgb_grid_png(gradients.tint(after.images[pick], change), nrow=4, scale=3),
+        columns[2].image(images.rgb_grid_png(gradients.tint(after.images[pick], change, each=False), nrow=4, scale=3),
                          caption="What the G step changed: red gained ink, blue lost it (magnified)",
                          output_format="PNG")
         st.caption("One G step moves each sample a little, the way D pushed it: compare the change with the push "
