@@ -19,7 +19,7 @@ from explorer.app.threads import SERVER_RESERVE, ThreadBackend
 from explorer.config import Budget, ConfigError, GANConfig
 from explorer.progress import Status
 from explorer.ui import state
-from tiny import tiny
+from tiny import long_steps, longest_poll, tiny
 
 FOREVER = Budget("steps", 10**7)
 MB = 2**20
@@ -86,19 +86,10 @@ def test_the_default_queue_holds_four_jobs_per_slot(digits):
 
 
 def test_a_poll_never_waits_for_a_long_step(digits):
-    # Steps of a few tenths of a second: a poll that waited for one would take that long.
     reg = backend(digits, memory_for_jobs=None, max_jobs=1)
-    spec = JobSpec(tiny(g_layers=[1024, 1024], d_layers=[1024, 1024], batch_size=500, d_steps=4), Budget("steps", 6),
-                   measure=False)
-    job = reg.submit(spec)
-    waits = []
-    while not job.done:
-        t0 = time.perf_counter()
-        assert len(job.view().history["step"]) >= 0  # what the page reads
-        waits.append(time.perf_counter() - t0)
-        time.sleep(0.01)
-    assert job.view().seconds / 6 > 0.1, "the steps were too short to show anything"
-    assert max(waits) < 0.05, f"a poll waited {max(waits) * 1000:.0f} ms"
+    job = reg.submit(JobSpec(long_steps(), Budget("steps", 6), measure=False))
+    waited = longest_poll(job, 6)
+    assert waited < 0.05, f"a poll waited {waited * 1000:.0f} ms"
     reg.close()
 
 

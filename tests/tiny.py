@@ -1,4 +1,5 @@
-"""A tiny config for tests where quality is not the point, and a wait for what another thread does."""
+"""A tiny config for tests where quality is not the point, a wait for what another thread does, and a poll of a
+job whose steps are long."""
 
 import time
 
@@ -16,3 +17,20 @@ def wait_until(cond, timeout: float = 20.0) -> None:
     while not cond():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.01)
+
+
+def long_steps() -> GANConfig:
+    """Steps of a few tenths of a second on 2 cores: a poll that waited for one would take that long."""
+    return tiny(g_layers=[1024, 1024], d_layers=[1024, 1024], batch_size=500, d_steps=4)
+
+
+def longest_poll(job, steps: int) -> float:
+    """Poll `job` as a page does (its view) until it is done, `steps` long steps; the longest wait, in seconds."""
+    waits = []
+    while not job.done:
+        t0 = time.perf_counter()
+        assert len(job.view().history["step"]) >= 0  # what the page reads
+        waits.append(time.perf_counter() - t0)
+        time.sleep(0.01)
+    assert job.view().seconds / steps > 0.1, "the steps were too short to show anything"
+    return max(waits)
