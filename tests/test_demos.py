@@ -9,7 +9,7 @@ from explorer import checkpoints, demos, latent, metrics
 from explorer.cli import main
 from explorer.progress import Status
 
-MAX_TOTAL_BYTES = 13 * 2**20  # three MLPs of ~4 MB with their discriminators
+MAX_TOTAL_BYTES = 24 * 2**20  # two MLPs of ~4 MB and the wider conditional one (~10 MB), with their discriminators
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_the_conditional_demo_draws_the_digit_asked_for(shipped):
     images = torch.cat([latent.sample(ck.G, ck.cfg, 100, seed=7, digit=d) for d in range(10)])
     read = metrics.probabilities(images).argmax(1).reshape(10, 100)
     hits = (read == torch.arange(10).reshape(10, 1)).float().mean(1)
-    assert hits.min() >= 0.80, f"share read as the digit asked for, per digit: {hits.tolist()}"
+    assert hits.min() >= 0.95, f"share read as the digit asked for, per digit: {hits.tolist()}"
 
 
 def test_the_2d_map_shows_several_digits(shipped):
