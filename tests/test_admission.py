@@ -165,8 +165,9 @@ def test_several_sessions_at_once_keep_the_servers_memory_under_its_budget():
     report = json.loads(done.stdout.strip().splitlines()[-1])
     print({**report, "one_job_mb": one // MB, "peak_mb": report["peak"] // MB})
     assert report["outcomes"].count("started") >= 1 and report["outcomes"].count("queued") >= 2, report
-    # Two big jobs sharing one malloc arena fragment it: one CI run peaked 2.3% over the budget (2,014 MB against
-    # 1,968), while runs here peak 300-500 MB under. The 5% is that measured overshoot with room, not a target;
-    # issue 15's note says what would close it.
+    # One CI run peaked 2.3% over the budget (2,014 MB against 1,968; runs here peak 300-500 MB under): admission
+    # books the running jobs' estimates, while the finished runs their sessions keep (about 29 MB of G and D each
+    # here) count only against the fixed reserve. The 5% is that measured overshoot with room, not a target; issue
+    # 15's note says what would close it.
     over = report["peak"] / report["max_memory"] - 1
     assert over <= 0.05, f"the server peaked at {report['peak'] // MB} MB, {over:.1%} over its budget"
