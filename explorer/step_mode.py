@@ -85,11 +85,9 @@ class StepMode:
         real, labels = self.batches.next()
         fake = self.G(self._z(self.cfg.batch_size), labels)
         with torch.no_grad():
-            both = self.D(torch.cat([real, fake.detach()]), None if labels is None else torch.cat([labels, labels]))
-            real_out, fake_out = both[: len(real)], both[len(real):]
-            read = torch.sigmoid if self.loss.probabilities else (lambda t: t)
+            real_out, fake_out = self._d_outputs(real, fake.detach(), labels)
             d_loss = self.loss.d_loss(real_out, fake_out, self.cfg.label_smoothing)
-            d_metrics = (d_loss, read(real_out).mean(), read(fake_out).mean(), torch.zeros((), device=d_loss.device))
+            d_metrics = (d_loss, *self._verdicts(real_out, fake_out), torch.zeros((), device=d_loss.device))
         self.nudges.append(Change(self.step_count + 1, "G step"))
         self._record(d_metrics, self._update_g(fake, labels), t0, real_images=0, snapshot=True)
 

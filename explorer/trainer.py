@@ -128,11 +128,7 @@ class Trainer(StepMode):
     def _d_update(self, real, fake, labels):
         cfg, loss = self.cfg, self.loss
         self.opt.d.zero_grad(set_to_none=True)
-        if cfg.d_batchnorm:  # batch norm must see real and fake batches apart
-            real_out, fake_out = self.D(real, labels), self.D(fake, labels)
-        else:  # one pass over both halves: fewer, larger matrix products
-            both = self.D(torch.cat([real, fake]), None if labels is None else torch.cat([labels, labels]))
-            real_out, fake_out = both[: len(real)], both[len(real):]
+        real_out, fake_out = self._d_outputs(real, fake, labels)
         d_loss = loss.d_loss(real_out, fake_out, cfg.label_smoothing)
         total = d_loss
         if loss.gradient_penalty:
@@ -146,8 +142,20 @@ class Trainer(StepMode):
                 for p in self.D.parameters():
                     p.clamp_(-cfg.clip, cfg.clip)
         with torch.no_grad():
-            read = torch.sigmoid if loss.probabilities else (lambda t: t)
-            return d_loss.detach(), read(real_out).mean(), read(fake_out).mean()
+            return d_loss.detach(), *self._verdicts(real_out, fake_out)
+
+    def _d_outputs(self, real, fake, labels):
+        """D's raw outputs on a real and a fake batch."""
+        if self.cfg.d_batchnorm:  # batch norm must see real and fake batches apart
+            return self.D(real, labels), self.D(fake, labels)
+        # one pass over both halves: fewer, larger matrix products
+        both = self.D(torch.cat([real, fake]), None if labels is None else torch.cat([labels, labels]))
+        return both[: len(real)], both[len(real):]
+
+    def _verdicts(self, real_out, fake_out):
+        """D's mean verdicts on the real and the fake batch: P(real) for the BCE losses, else the critic's score."""
+        read = torch.sigmoid if self.loss.probabilities else (lambda t: t)
+        return read(real_out).mean(), read(fake_out).mean()
 
     def _update_g(self, fake, labels):
         """(2) Update G through the just-updated D, without computing D's weight gradients."""

@@ -169,7 +169,7 @@ def _grid_and_loss(job: Job, view: JobView, figures: dict) -> None:
         pushed = st.toggle("What D tells G", key="train_push",
                            help="Paint each sample with the push D gives G (the gradient of G's loss on its pixels) "
                                 "and write D's verdict under it.")
-        png = push_view.grid_png(job, latest, scale=2, pushed=pushed)
+        png = push_view.grid_png(latest, scale=2, pushed=pushed)
         rows = (f"one row per digit ({', '.join(map(str, job.cfg.digits))})"
                 if job.cfg.conditional else "the same 64 latent points every time")
         # in presenter mode as tall as the chart beside it: both fit a projector's screen under the controls
@@ -216,7 +216,7 @@ def _film_strip(job: Job, view: JobView) -> None:
                             disabled=following)
     frame = view.snapshots[steps.index(step)]
     c1, c2 = st.columns([2, 3])
-    c1.image(push_view.grid_png(job, frame), caption=f"Snapshot at step {step:,}", output_format="PNG")
+    c1.image(push_view.grid_png(frame), caption=f"Snapshot at step {step:,}", output_format="PNG")
     snaps = list(view.snapshots)
     c2.download_button("Download the progression (animated GIF)", lambda: _gif(snaps), f"{job.name}.gif",
                        "image/gif", on_click="ignore", key="dl_gif", icon=":material/movie:")

@@ -51,12 +51,12 @@ def _to_url() -> None:
     st.session_state.present_flag_seen = st.query_params.get(FLAG)
 
 
-def chart(fig, key: str, height: int = CHART_HEIGHT) -> None:
+def chart(fig, key: str) -> None:
     """st.plotly_chart; in presenter mode taller, with every text at least TEXT_PX, to be read from the back of a
     room. Each text is sized where it is drawn: Streamlit's chart theme sets tick and legend fonts of its own, so
     the figure's base font alone would not reach them."""
     if active():
-        fig.layout.height = height
+        fig.layout.height = CHART_HEIGHT
         _large_text(fig)
     st.plotly_chart(fig, key=key)
 

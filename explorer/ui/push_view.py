@@ -18,7 +18,7 @@ STEP_SAMPLES = 16  # samples step mode shows, large: spread over the grid's rows
 PNG_CACHE = 12  # pictures kept per session: the grid, its overlay, step mode's before and after
 
 
-def grid_png(job: Job, shot: Snapshot, scale: int = 2, pushed: bool = False) -> bytes:
+def grid_png(shot: Snapshot, scale: int = 2, pushed: bool = False) -> bytes:
     """A snapshot's grid as PNG (with `pushed`: tinted by D's push, D's verdict under each sample, when the
     snapshot has them), made once: the live view redraws every second, a snapshot comes every few steps."""
     pushed = pushed and shot.push is not None
@@ -27,12 +27,7 @@ def grid_png(job: Job, shot: Snapshot, scale: int = 2, pushed: bool = False) -> 
     hit = cache.get(key)
     if hit is not None and hit[0] is shot:  # the very snapshot (an id can be reused once one is let go)
         return hit[1]
-    nrow = 8
-    if pushed:
-        captions = [gradients.verdict_text(v, shot.probabilities) for v in shot.verdicts.tolist()]
-        png = images.captioned_grid_png(gradients.tint(shot.images, shot.push), captions, nrow, scale)
-    else:
-        png = images.grid_png(shot.images, nrow=nrow, scale=scale)
+    png = _picture(shot, list(range(len(shot.images))), 8, scale, pushed)
     while len(cache) >= PNG_CACHE:
         cache.pop(next(iter(cache)))
     cache[key] = (shot, png)
@@ -83,10 +78,15 @@ def step_mode(job: Job, view: JobView, pushed: bool) -> None:
 
 def _few(shot: Snapshot, pick: list[int], pushed: bool) -> bytes:
     """A few of a snapshot's samples, large (step mode's pictures: drawn only when a student asks for a step)."""
+    return _picture(shot, pick, 4, 3, pushed)
+
+
+def _picture(shot: Snapshot, pick: list[int], nrow: int, scale: int, pushed: bool) -> bytes:
+    """The picked samples as PNG; with `pushed` (when the snapshot has them), tinted by D's push, its verdicts under."""
     if pushed and shot.push is not None:
         captions = [gradients.verdict_text(shot.verdicts[i].item(), shot.probabilities) for i in pick]
-        return images.captioned_grid_png(gradients.tint(shot.images[pick], shot.push[pick]), captions, 4, 3)
-    return images.grid_png(shot.images[pick], nrow=4, scale=3)
+        return images.captioned_grid_png(gradients.tint(shot.images[pick], shot.push[pick]), captions, nrow, scale)
+    return images.grid_png(shot.images[pick], nrow=nrow, scale=scale)
 
 
 def slow_motion(job: Job, view: JobView) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..app import share
 from . import presenter, state
 
 # The query parameters each page reads (besides the session token and presenter mode, which every page keeps).
@@ -56,5 +57,5 @@ def _drop_other_pages_params(page: str) -> None:
     if reads is None:
         return
     for key in list(st.query_params):
-        if key not in reads and key not in (state.TOKEN, presenter.FLAG, "embed", "embed_options"):
+        if key not in reads and key not in share.IGNORED:  # the session, presenter mode, Streamlit's own
             del st.query_params[key]
