@@ -333,6 +333,8 @@ def test_a_point_past_the_sliders_arrives_whole_or_says_it_was_clipped():
     far = page("latent", model="three", z=",".join(f"{v:.3f}" for v in z.tolist()))
     assert far.slider(key="lat_z_7").value == -explore.MAX_REACH
     assert "was clipped" in " ".join(w.value for w in far.warning)
+    click(far, "Random")  # a point of its own: the warning was for the clipped one only
+    assert "was clipped" not in " ".join(w.value for w in far.warning)
 
 
 def test_a_point_link_from_ones_own_model_says_plainly_what_it_carries():

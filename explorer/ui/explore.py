@@ -131,6 +131,7 @@ def set_point(run: Run, z: torch.Tensor, digit: int | None = None) -> None:
     far = float(z.abs().max()) if len(z) else 0.0
     if far > reach(run):
         ss.lat_reach = min(MAX_REACH, math.ceil(far * 2) / 2)
+    ss.pop("lat_clipped", None)  # a warning for this point only
     if far > MAX_REACH:
         ss.lat_clipped = (f"This point reaches {far:.1f} along one dimension; the sliders stop at ±{MAX_REACH:g}, so "
                           f"it was clipped there, and the image differs a little from the point's own.")

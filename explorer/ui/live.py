@@ -65,14 +65,15 @@ def _live(polling: bool) -> None:
 def _presented(job: Job, view: JobView) -> None:
     """Presenter mode, for a projector: the samples and the loss first, where a class looks, then what is happening
     now in large type, the lesson, and the meter; the settings, results and film strip fold away."""
-    if _started(view):
+    started = _started(view)  # once: it says when the run is waiting for its first steps
+    if started:
         figures = live_charts.figures(view, job.cfg)
         _grid_and_loss(job, view, figures)
     teach.now(job, view)
     if view.done:
         ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
     teach.card(job, view)
-    if _started(view):
+    if started:
         _quality(job, view, figures)
         _more_charts(view, figures)
 
