@@ -34,6 +34,7 @@ PER_UNIT_BATCHNORM = 1.2
 PENALTY_PASSES = 2.0  # WGAN-GP and R1: D again with a graph of its own gradient (double backward)
 FIXED_BYTES = 40 * 2**20  # per job: history tables, the step's small tensors, the fixed batch, allocator slack
 METER_BYTES = 30 * 2**20  # the quality meter's real batch, noise and one classifier pass over 256 samples
+HISTORY_BYTES = 4 * 2**20  # a finished run's metrics table: at most 2,000 rows of a few dozen Python floats
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,24 @@ def estimate(cfg: GANConfig, measure: bool = True) -> MemoryEstimate:
     averaged = g if cfg.g_ema > 0 else 0
     rollback = GUARD_COPIES * (2 * g + d)  # G, D and the "averaged" G (G itself without g_ema) each copied
     images = IMAGES_PER_DIGIT.get(cfg.data, 6_000) * len(cfg.digits)
-    samples = 8 * len(cfg.digits) if cfg.conditional else SNAPSHOT_SAMPLES  # explorer.trainer's fixed batch
-    data = (images * IMAGE_PIXELS * FLOAT + SNAPSHOTS * samples * IMAGE_PIXELS + FIXED_BYTES
+    data = (images * IMAGE_PIXELS * FLOAT + _snapshot_bytes(cfg) + FIXED_BYTES
             + (METER_BYTES if measure else 0))
     return MemoryEstimate(weights=FLOAT * (g + d), gradients=FLOAT * (g + d),
                           optimizer=FLOAT * (slots["g"] * g + slots["d"] * d),
                           copies=FLOAT * (averaged + rollback), activations=activation_bytes(cfg), data=data)
+
+
+def kept_bytes(cfg: GANConfig) -> int:
+    """What a finished run keeps in its session (explorer.trainer.TrainedModel, explorer.app.runs.Run): the
+    generator people see and D, its snapshots and its metrics table. A session keeps several, so a server counts
+    them beside its running jobs."""
+    weights = FLOAT * (parameter_count(cfg, "g") + parameter_count(cfg, "d"))
+    return weights + _snapshot_bytes(cfg) + HISTORY_BYTES
+
+
+def _snapshot_bytes(cfg: GANConfig) -> int:
+    samples = 8 * len(cfg.digits) if cfg.conditional else SNAPSHOT_SAMPLES  # explorer.trainer's fixed batch
+    return SNAPSHOTS * samples * IMAGE_PIXELS
 
 
 def activation_bytes(cfg: GANConfig) -> int:

@@ -1,6 +1,7 @@
 """A server that one setup cannot take down (issue 15, part 1): admission by the memory estimate, a capped queue,
 a page's poll that never waits for a step, and Stop then Pause, on the thread backend through the job interface."""
 
+import gc
 import json
 import os
 import subprocess
@@ -62,6 +63,23 @@ def test_jobs_that_fit_later_wait_in_line_while_the_memory_is_taken(digits):
     assert reg.memory_in_use() == 2 * one
     jobs[0].stop()
     assert jobs[0].wait(10) and jobs[2].view().status == Status.RUNNING and jobs[3].view().queue_position == 1
+    reg.close(wait=10)
+
+
+def test_a_finished_run_is_booked_until_it_is_let_go_then_the_next_job_starts(digits):
+    cfg = tiny()
+    one, kept = JobSpec(cfg, FOREVER).memory, memory.kept_bytes(cfg)
+    reg = backend(digits, memory_for_jobs=one + kept // 2)  # one job alone, not one beside a kept run
+    first = reg.submit(JobSpec(cfg, Budget("steps", 3)))
+    waiting = reg.submit(JobSpec(cfg.replace(seed=1), FOREVER))
+    assert first.wait(20) and first.result() is not None
+    assert waiting.view().queue_position == 1 and reg.memory_in_use() == kept  # the finished run holds memory
+    reg.check()
+    assert waiting.queued, "admitted while the finished run is still kept"
+    del first  # its session lets the run go
+    gc.collect()
+    reg.check()  # the watchdog's pass
+    assert waiting.view().status == Status.RUNNING and reg.memory_in_use() == one
     reg.close(wait=10)
 
 
@@ -165,9 +183,6 @@ def test_several_sessions_at_once_keep_the_servers_memory_under_its_budget():
     report = json.loads(done.stdout.strip().splitlines()[-1])
     print({**report, "one_job_mb": one // MB, "peak_mb": report["peak"] // MB})
     assert report["outcomes"].count("started") >= 1 and report["outcomes"].count("queued") >= 2, report
-    # One CI run peaked 2.3% over the budget (2,014 MB against 1,968; runs here peak 300-500 MB under): admission
-    # books the running jobs' estimates, while the finished runs their sessions keep (about 29 MB of G and D each
-    # here) count only against the fixed reserve. The 5% is that measured overshoot with room, not a target; issue
-    # 15's note says what would close it.
-    over = report["peak"] / report["max_memory"] - 1
-    assert over <= 0.05, f"the server peaked at {report['peak'] // MB} MB, {over:.1%} over its budget"
+    # Admission books the running jobs' estimates and what each finished run its session keeps (G, D, snapshots:
+    # about 30 MB each here). Before the finished runs were booked, one CI run peaked 2.3% over.
+    assert report["peak"] <= report["max_memory"], f"the server peaked at {report['peak'] // MB} MB, over its budget"
