@@ -15,7 +15,7 @@ from apptest_support import APP, session
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from explorer import demos, latent, metrics
+from explorer import demos, latent, metrics, tile_maps
 from explorer.app.runs import Run
 from explorer.ui import explore
 
@@ -226,10 +226,15 @@ def test_paths_grids_and_a_bad_seed_list():
         assert captioned(at, "A 8×8 bilinear grid")
 
 
-def test_the_2d_demo_has_a_latent_map():
+def test_the_2d_demo_has_a_latent_map_made_once(monkeypatch):
+    made = []
+    build = tile_maps.tile_figure
+    monkeypatch.setattr(tile_maps, "tile_figure", lambda *a, **k: made.append(1) or build(*a, **k))
     at = pick(page("interpolation"), "latent-2d")
     assert any(c.value.startswith("20×20 grid: z1 from -1") for c in at.caption)
     assert chart(at, "interp_map_0")
+    at.slider(key="grid_n").set_value(4).run()  # any rerun of the page
+    assert chart(at, "interp_map_0") and len(made) == 1, "the whole map was rebuilt on a rerun"
     three = pick(page("interpolation"), "three")
     assert not any(c.value.startswith("20×20") for c in three.caption)
 

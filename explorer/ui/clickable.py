@@ -52,7 +52,7 @@ def whole_map(run: Run) -> torch.Tensor:
     digit = run.cfg.digits[0] if run.cfg.conditional else None
     hover = [f"z1 = {z1:+.2f}, z2 = {z2:+.2f}" for z1, z2 in zs.tolist()]
     pictures = tile_map(run, zs, latent.digit_labels(run.cfg, len(zs), digit), MAP_SIDE, hover, "interp_map",
-                        size=602, on_pick=lambda tile_z: _open(run, tile_z, digit))
+                        size=602, on_pick=lambda tile_z: _open(run, tile_z, digit), cached=True)
     st.caption(f"{MAP_SIDE}×{MAP_SIDE} grid: z1 from {-e:g} (left) to {e:g} (right), z2 from {e:g} (top) to {-e:g} "
                "(bottom). Click a digit to open its point on the Latent space page.")
     if ss.pop("interp_map_open", False):  # set by the click's callback, where a page cannot be switched
@@ -67,15 +67,22 @@ def _open(run: Run, z: torch.Tensor, digit: int | None) -> None:
 
 
 def tile_map(run: Run, zs: torch.Tensor, labels, nrow: int, hover: list[str], name: str, size: int,
-             on_pick: Callable[[torch.Tensor], None], marked: int | None = None) -> torch.Tensor:
+             on_pick: Callable[[torch.Tensor], None], marked: int | None = None, cached: bool = False) -> torch.Tensor:
     """G's pictures of the points zs in rows of `nrow`, as a clickable chart `size` pixels wide; a click on tile i
-    calls on_pick(zs[i]). Returns the pictures."""
-    pictures = latent.generate(run.G, run.cfg, zs, labels)
+    calls on_pick(zs[i]). Returns the pictures. `cached`: the map never changes for this run (the whole 2-latent
+    map), so its pictures and figure are made once and kept with the run (building the figure takes about 0.5 s)."""
+    if cached and name in run.cache:
+        pictures, figure = run.cache[name]
+    else:
+        pictures = latent.generate(run.G, run.cfg, zs, labels)
+        figure = tile_maps.tile_figure(pictures, nrow, hover, size, marked=marked)
+        if cached:
+            run.cache[name] = pictures, figure
     problem = ss.pop(f"{name}_problem", None)
     if problem:
         st.warning(problem, icon=":material/touch_app:")
     key = f"{name}_{ss.get(f'{name}_clicks', 0)}"
-    st.plotly_chart(tile_maps.tile_figure(pictures, nrow, hover, size, marked=marked), key=key, theme=None,
+    st.plotly_chart(figure, key=key, theme=None,
                     on_select=lambda: _clicked(key, name, zs, on_pick), selection_mode="points", width="content",
                     config=CHART_CONFIG)
     return pictures
