@@ -28,6 +28,9 @@ REBUILD = "python -m explorer build-demos"
 SCORE_SAMPLES = 1000
 SCORE_SEED = 123  # the same latent batch as `bench quality`
 ALL_DIGITS = list(range(10))
+MAP_SIDE = 20  # a 2-latent demo's map: the Interpolation page's 20×20 grid (explorer.ui.clickable)
+MAP_CHECK_EVERY = 100  # steps between readings of a 2-latent demo's map while it trains
+KEPT = "the checked step whose map gives its rarest digit the largest share"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Demo:
     preset: str
     settings: dict
     steps: int
+    # A 2-latent demo: the file keeps the checked step whose map gives its rarest digit the largest share (see
+    # `BestMap`), as a 2-d GAN's digit regions keep trading places while it trains.
+    keep_best_map: bool = False
 
     def config(self) -> GANConfig:
         return presets.get(self.preset).config(**self.settings)
@@ -105,24 +111,34 @@ def build_one(demo: Demo, source: data.Digits, progress=print) -> dict:
     trainer = Trainer(cfg, source)
     progress(f"{demo.name}: preset {demo.preset}, digits {cfg.digits}, {demo.steps} steps on {trainer.device}")
     last = [time.perf_counter()]
+    meta = dict(name=demo.title, preset=demo.preset, demo=demo.name)
+    best = BestMap(trainer, meta) if demo.keep_best_map else None
 
     def on_step(m: dict) -> None:
+        if best is not None:
+            best.check(m["step"], last=m["step"] == demo.steps)
         if time.perf_counter() - last[0] >= 10 or m["step"] == demo.steps:
             last[0] = time.perf_counter()
             progress(f"  {demo.name}: step {m['step']}/{demo.steps}, D {m['d_loss']:.3f}, G {m['g_loss']:.3f}, "
-                     f"{m['images'] / max(m['seconds'], 1e-9):,.0f} img/s")
+                     f"{m['images'] / max(m['seconds'], 1e-9):,.0f} img/s"
+                     + (f", best map so far: step {best.step}, rarest digit {best.rarest:.1%}" if best else ""))
 
     status = trainer.run(Budget("steps", demo.steps), on_step=on_step)
     if status != "finished":  # a demo that diverged or collapsed is not worth shipping
         raise RuntimeError(f"demo {demo.name!r} did not finish: {trainer.reason or status}")
     file = path(demo.name)
-    checkpoints.save_trainer(trainer, file, name=demo.title, preset=demo.preset, demo=demo.name)
+    if best is not None:
+        file.write_bytes(best.data)
+    else:
+        checkpoints.save_trainer(trainer, file, **meta)
     file.chmod(0o644)  # shipped in the repo: readable by the app's user, whoever wrote it
+    shipped = checkpoints.load(file)  # what is scored is what ships
     record = {"name": demo.name, "title": demo.title, "command": f"{REBUILD} --only {demo.name}",
-              "preset": demo.preset, "settings": demo.settings, "steps": trainer.step_count,
+              "preset": demo.preset, "settings": demo.settings, "steps": shipped.meta["steps"],
+              **({"trained_steps": trainer.step_count, "map_shares": best.shares} if best else {}),
               "train_seconds": round(trainer.seconds, 1),
               "images_per_second": round(trainer.images_seen / max(trainer.seconds, 1e-9)),
-              **quality(trainer.generator, cfg), "file": file.name, "bytes": file.stat().st_size,
+              **quality(shipped.G, shipped.cfg), "file": file.name, "bytes": file.stat().st_size,
               "sha256": hashlib.sha256(file.read_bytes()).hexdigest(), "torch": torch.__version__,
               "threads": torch.get_num_threads(),
               "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
@@ -145,6 +161,36 @@ def quality(G, cfg: GANConfig) -> dict:
         out["asked_digit_read"] = {str(d): round((read[asked == d] == d).float().mean().item(), 4)
                                    for d in cfg.digits}
     return out
+
+
+def map_shares(G, cfg: GANConfig, side: int = MAP_SIDE) -> list[float]:
+    """Each digit's share of a 2-latent generator's whole map: the side×side grid over the prior's square, each
+    point's digit as the metrics classifier reads it (its top digit, sure or not)."""
+    with torch.no_grad():
+        pictures = latent.generate(G, cfg, latent.latent_map(cfg, side))
+    read = metrics.probabilities(pictures).argmax(1)
+    return (torch.bincount(read, minlength=10).float() / len(read)).tolist()
+
+
+class BestMap:
+    """Every `every` steps, reads the training generator's map; keeps the checkpoint (G, D, config and metadata,
+    as bytes) of the step whose rarest digit had the largest share."""
+
+    def __init__(self, trainer: Trainer, meta: dict, every: int | None = None):
+        self.trainer, self.meta, self.every = trainer, meta, every or MAP_CHECK_EVERY
+        self.step, self.rarest, self.shares, self.data = 0, -1.0, [], b""
+
+    def check(self, step: int, last: bool = False) -> None:
+        """Read the map at every `every`-th step, and at the last one."""
+        if step % self.every and not last:
+            return
+        t = self.trainer
+        shares = map_shares(t.generator, t.cfg)
+        rarest = min(shares[d] for d in t.cfg.digits)
+        if rarest > self.rarest:
+            self.step, self.rarest, self.shares = step, rarest, [round(x, 4) for x in shares]
+            meta = checkpoints.trainer_meta(t, **self.meta, status="finished", kept=KEPT)
+            self.data = checkpoints.to_bytes(t.recorded_config(), t.generator, t.D, meta)
 
 
 def summary(r: dict) -> str:

@@ -109,6 +109,25 @@ def test_build_trains_saves_scores_and_records(tiny_demos):
     assert any("tiny" in line and "Fréchet" in line for line in lines)
 
 
+TINY_MAP = demos.Demo("tiny-map", "Tiny 2-latent demo", "for tests", "minimal-tf-2d",
+                      dict(digits=[0, 7], g_layers=[32], d_layers=[32]), steps=60, keep_best_map=True)
+
+
+def test_a_2_latent_demo_ships_the_checked_step_whose_map_shows_its_rarest_digit_most(tiny_demos, monkeypatch):
+    monkeypatch.setattr(demos, "DEMOS", {"tiny-map": TINY_MAP})
+    monkeypatch.setattr(demos, "MAP_CHECK_EVERY", 20)
+    read = []  # (step, rarest share) at each check, as training made them
+    shares = demos.map_shares
+    monkeypatch.setattr(demos, "map_shares", lambda G, cfg: read.append(shares(G, cfg)) or read[-1])
+    (record,) = demos.build(progress=lambda _: None)
+    rarest = [min(r[d] for d in (0, 7)) for r in read[:3]]  # the checks at steps 20, 40 and 60
+    assert record["trained_steps"] == 60 and record["steps"] == 20 * (1 + rarest.index(max(rarest)))
+    assert record["steps"] == 40  # neither the first check nor the end (what this seed's run draws)
+    ck = demos.load("tiny-map")
+    assert ck.meta["steps"] == record["steps"] and ck.meta["status"] == "finished"
+    assert record["map_shares"] == [round(x, 4) for x in shares(ck.G, ck.cfg)]  # the file is that step's G
+
+
 def test_build_is_deterministic(tiny_demos):
     demos.build(progress=lambda _: None)
     first = demos.load("tiny").G.state_dict()
