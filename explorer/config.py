@@ -37,6 +37,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "snapshot_every": (1, 100_000),
     "leaky_slope": (0.0, 1.0), "bn_momentum": (0.0, 1.0), "g_dropout": (0.0, 0.9), "d_dropout": (0.0, 0.9),
     "label_smoothing": (0.5, 1.0), "clip": (1e-4, 1.0), "gp_weight": (0.0, 1000.0), "r1_weight": (0.0, 1000.0),
+    "coverage": (0.0, 100.0),
     "beta1": (0.0, 0.999), "beta2": (0.0, 0.9999), "momentum": (0.0, 0.999), "lr_decay": (0.0, 1.0),
     "g_gamma": (1e-3, 1.0), "d_gamma": (1e-3, 1.0), "g_ema": (0.0, 0.9999),
 }
@@ -80,6 +81,9 @@ class GANConfig:
     clip: float = 0.01  # weight clipping for "wgan"
     gp_weight: float = 10.0  # lambda for "wgan-gp"
     r1_weight: float = 0.0  # optional R1 penalty on real images, any loss
+    # >0: D also learns the digits of real images (a digit head), and G's loss adds this times how unevenly its
+    # batch spreads over the chosen digits as that head reads them (explorer.losses.coverage_gap)
+    coverage: float = 0.0
     # optimisation
     g_optimizer: str = "adam"
     d_optimizer: str = "adam"
@@ -183,6 +187,7 @@ class GANConfig:
         _check_milestones("g_milestones", self.g_milestones)
         _check_milestones("d_milestones", self.d_milestones)
         _check_live_changes(self.live_changes)
+        _check_coverage(self)
         if n_images is not None and self.batch_size > n_images:
             raise ConfigError("batch_size", f"{self.batch_size} is larger than the {n_images} images "
                                             f"of digits {self.digits}; use at most {n_images}")
@@ -220,6 +225,8 @@ def _net_numbers(cfg: GANConfig, net: str) -> tuple[int, int]:
     else:
         raise ValueError(f"net must be 'g' or 'd', got {net!r}")
     numbers = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    if net == "d" and cfg.coverage > 0:  # the digit head: the last hidden layer to the ten digits
+        numbers += (sizes[-2] + 1) * 10
     hidden = sizes[1:-1]
     counters = len(hidden) if batchnorm else 0
     if batchnorm:
@@ -353,6 +360,14 @@ def _short(value) -> str:
         return f"a {digits + (abs(value) >= 10**digits):,}-digit number"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_coverage(cfg: GANConfig) -> None:
+    if cfg.coverage > 0 and cfg.conditional:
+        raise ConfigError("coverage", "a conditional model is told which digit to draw; digit coverage is for "
+                                      "one model over several digits, so set it to 0 here")
+    if cfg.coverage > 0 and len(set(cfg.digits)) < 2:
+        raise ConfigError("coverage", "digit coverage spreads G over several digits; with one digit, set it to 0")
 
 
 def _check_milestones(name, milestones):

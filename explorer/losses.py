@@ -6,6 +6,7 @@ discriminator is a logit one with the sigmoid folded in here, so it cannot produ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -91,3 +92,16 @@ def r1_penalty(D, real: Tensor, labels: Tensor | None) -> Tensor:
     real = real.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(D(real, labels).sum(), real, create_graph=True)
     return 0.5 * grad.pow(2).sum(dim=1).mean()
+
+
+def digit_loss(digit_logits: Tensor, digits: Tensor) -> Tensor:
+    """What D's digit head gets wrong on real images of known digits (cross-entropy)."""
+    return F.cross_entropy(digit_logits, digits)
+
+
+def coverage_gap(digit_logits: Tensor, digits: list[int]) -> Tensor:
+    """How unevenly a fake batch spreads over the chosen digits, as D's digit head reads it: log K - H(p), where p is
+    the batch's mean probability of each of the K digits (the marginal entropy of CatGAN, Springenberg 2015). 0 when
+    the batch holds every digit equally, log K when it is all one digit; G adds it to its loss with `coverage`."""
+    p = F.softmax(digit_logits[:, sorted(set(digits))], dim=1).mean(0)
+    return math.log(len(p)) + (p * p.clamp_min(1e-12).log()).sum()

@@ -93,12 +93,14 @@ def _snapshot_bytes(cfg: GANConfig) -> int:
 
 def activation_bytes(cfg: GANConfig) -> int:
     """What one step keeps for backward at once: G's pass over a batch (its fake batch keeps its graph while D
-    updates), D's pass over real and fake together, and with a gradient penalty, D's second-order pass."""
+    updates), D's pass over real and fake together, with a gradient penalty D's second-order pass, and with digit
+    coverage D's digit-head pass over the real batch."""
     n = cfg.batch_size
     g_units = _units(cfg.g_layers, cfg.g_dropout, cfg.g_batchnorm) + 2 * IMAGE_PIXELS  # head and tanh outputs
     d_units = _units(cfg.d_layers, cfg.d_dropout, cfg.d_batchnorm) + 2 * (IMAGE_PIXELS + cfg.n_classes)
     penalty = PENALTY_PASSES if cfg.loss == "wgan-gp" or cfg.r1_weight > 0 else 0.0
-    return int(FLOAT * n * (g_units + (2 + penalty) * d_units))
+    digits = 1.0 if cfg.coverage > 0 else 0.0  # digit coverage: D's body once more over the real batch
+    return int(FLOAT * n * (g_units + (2 + penalty + digits) * d_units))
 
 
 def _units(layers: list[int], dropout: float, batchnorm: bool) -> float:

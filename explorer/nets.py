@@ -109,6 +109,9 @@ class Discriminator(nn.Module):
         self.body = mlp(sizes, cfg.d_activation, cfg.leaky_slope, cfg.d_batchnorm, cfg.bn_momentum,
                         cfg.d_dropout)
         self.head = nn.Linear(sizes[-1], 1)
+        # With digit coverage, D also reads which digit a picture is (made after the other layers, so that a config
+        # without it draws the very weights it drew before).
+        self.digit_head = nn.Linear(sizes[-1], 10) if cfg.coverage > 0 else None
         init_weights(self, cfg.init)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -116,6 +119,11 @@ class Discriminator(nn.Module):
         if self.n_classes:
             x = torch.cat([x, one_hot(labels, self.n_classes, x.dtype)], dim=1)
         return self.head(self.body(x)).squeeze(1)
+
+    def digit_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """images (B, 784) -> the digit head's logits (B, 10) (a config with coverage > 0 only; never
+        conditional)."""
+        return self.digit_head(self.body(x))
 
 
 def build(cfg: GANConfig) -> tuple[Generator, Discriminator]:

@@ -135,6 +135,8 @@ class Trainer(StepMode):
             total = total + cfg.gp_weight * losses.gradient_penalty(self.D, real, fake, labels, self.noise_rng)
         if cfg.r1_weight > 0:
             total = total + cfg.r1_weight * losses.r1_penalty(self.D, real, labels)
+        if cfg.coverage > 0:  # the digit head learns the real digits (unconditional: labels are the digits)
+            total = total + losses.digit_loss(self.D.digit_logits(real), labels)
         total.backward()
         self.opt.d.step()
         if loss.clip_weights:
@@ -162,7 +164,10 @@ class Trainer(StepMode):
         self.opt.g.zero_grad(set_to_none=True)
         with frozen(self.D):
             g_loss = self.loss.g_loss(self.D(fake, labels))
-            g_loss.backward()
+            total = g_loss
+            if self.cfg.coverage > 0:
+                total = total + self.cfg.coverage * losses.coverage_gap(self.D.digit_logits(fake), self.cfg.digits)
+            total.backward()
         g_grad = self._grad_norm(self.G)
         self.opt.g.step()
         self._update_average()

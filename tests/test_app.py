@@ -61,6 +61,14 @@ def test_layer_count_and_sizes_must_agree():
     assert session(at).job is None
 
 
+def test_digit_coverage_on_one_digit_names_the_field_and_starts_nothing():
+    at = app("pages/train.py", **TINY)  # digit 3 alone
+    at.number_input(key="setup_coverage").set_value(1.0)
+    start(at)
+    assert "Digit coverage" in errors(at) and "with one digit" in errors(at)
+    assert session(at).job is None
+
+
 def test_a_batch_larger_than_the_data_is_refused():
     at = app("pages/train.py", **{**TINY, "batch_size": "4000"})
     start(at)

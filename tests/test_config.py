@@ -129,10 +129,13 @@ def test_networks_too_large_to_upload_again_are_refused_before_training():
     assert e.value.field == "d_layers"
 
 
-@pytest.mark.parametrize("conditional, g_batchnorm, d_batchnorm", list(itertools.product([False, True], repeat=3)))
-def test_the_parameter_count_is_the_networks_and_the_checkpoint_fits_its_bound(conditional, g_batchnorm, d_batchnorm):
+@pytest.mark.parametrize("conditional, g_batchnorm, d_batchnorm, coverage",
+                         [(*flags, 0.0) for flags in itertools.product([False, True], repeat=3)]
+                         + [(False, False, d_batchnorm, 1.0) for d_batchnorm in (False, True)])
+def test_the_parameter_count_is_the_networks_and_the_checkpoint_fits_its_bound(conditional, g_batchnorm, d_batchnorm,
+                                                                               coverage):
     cfg = GANConfig(latent_dim=6, g_layers=[5, 9], d_layers=[7], conditional=conditional, g_batchnorm=g_batchnorm,
-                    d_batchnorm=d_batchnorm)
+                    d_batchnorm=d_batchnorm, digits=[2, 3], coverage=coverage)
     G, D = nets.build(cfg)
     assert parameter_count(cfg, "g") == sum(t.numel() for t in G.state_dict().values())
     assert parameter_count(cfg, "d") == sum(t.numel() for t in D.state_dict().values())
@@ -185,3 +188,11 @@ def test_live_changes_read_from_a_link_or_a_file_and_refuse_what_cannot_change()
                        ("1200", "STEP:setting"), ("1:loss=nope", "loss"), (";".join(["1:d_steps=2"] * 65), "65")]:
         with pytest.raises(ConfigError, match=words):
             GANConfig().replace(live_changes=bad)
+
+
+@pytest.mark.parametrize("changes, says", [(dict(conditional=True), "conditional model is told which digit"),
+                                           (dict(digits=[4]), "with one digit")])
+def test_digit_coverage_needs_several_digits_and_no_labels_given(changes, says):
+    with pytest.raises(ConfigError, match=says) as e:
+        GANConfig.from_dict({"digits": [1, 2], "coverage": 1.0, **changes})
+    assert e.value.field == "coverage"

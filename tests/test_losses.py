@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -82,3 +83,39 @@ def test_gradient_penalty_is_zero_for_a_unit_slope_critic():
             return x[:, 0]
     real, fake = torch.randn(8, 4), torch.randn(8, 4)
     assert losses.gradient_penalty(Unit(), real, fake, None).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_coverage_gap_is_zero_for_an_even_batch_and_log_k_for_one_digit():
+    even = torch.full((6, 10), -50.0)
+    for i, d in enumerate([1, 4, 7, 1, 4, 7]):
+        even[i, d] = 50.0
+    assert losses.coverage_gap(even, [1, 4, 7]).item() == pytest.approx(0.0, abs=1e-6)
+    one = torch.full((6, 10), -50.0)
+    one[:, 4] = 50.0
+    one[:, 0] = 80.0  # a digit not chosen counts for nothing, however sure the head is of it
+    assert losses.coverage_gap(one, [1, 4, 7]).item() == pytest.approx(math.log(3), abs=1e-6)
+
+
+def test_coverage_adds_its_weighted_gap_to_gs_loss(digits):
+    cfg = tiny(digits=[0, 1, 7], coverage=2.0)
+    trainer = Trainer(cfg, digits)
+    before = copy.deepcopy(trainer.G)
+    z = torch.randn(16, cfg.latent_dim, generator=torch.Generator().manual_seed(0))
+    trainer._update_g(trainer.G(z, None), None)
+    got = [p.grad for p in trainer.G.parameters()]
+    fake = before(z, None)
+    adversarial = trainer.loss.g_loss(trainer.D(fake, None))
+    gap = losses.coverage_gap(trainer.D.digit_logits(fake), cfg.digits)
+    want = torch.autograd.grad(adversarial + 2.0 * gap, list(before.parameters()), retain_graph=True)
+    alone = torch.autograd.grad(adversarial, list(before.parameters()))
+    assert all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want))
+    assert not all(torch.allclose(g, a, atol=1e-6) for g, a in zip(got, alone))  # the gap's part is not nothing
+
+
+def test_with_coverage_d_learns_the_digits_of_real_images(digits):
+    trainer = Trainer(tiny(digits=[0, 1], coverage=1.0), digits)
+    trainer.run(Budget("steps", 150))
+    real, labels = trainer.batches.next()
+    with torch.no_grad():
+        read = trainer.D.eval().digit_logits(real).argmax(1)
+    assert (read == labels).float().mean() >= 0.9

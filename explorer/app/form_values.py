@@ -21,7 +21,7 @@ LEARNING_RATES = sorted({round(m * 10.0**e, 12) for e in range(-6, 0) for m in (
 PLAIN_FIELDS = (
     "data", "conditional", "latent_dim", "prior", "g_activation", "d_activation", "leaky_slope",
     "g_batchnorm", "d_batchnorm", "bn_momentum", "g_dropout", "d_dropout", "init", "output", "loss",
-    "label_smoothing", "clip", "gp_weight", "r1_weight", "g_optimizer", "d_optimizer", "g_lr", "d_lr",
+    "label_smoothing", "clip", "gp_weight", "r1_weight", "coverage", "g_optimizer", "d_optimizer", "g_lr", "d_lr",
     "beta1", "beta2", "momentum", "schedule", "lr_decay", "g_gamma", "d_gamma", "d_steps", "batch_size",
     "seed", "snapshot_every", "g_ema",
 )
@@ -38,6 +38,7 @@ LABELS = {
     "g_dropout": "Generator dropout", "d_dropout": "Discriminator dropout", "init": "Weight init",
     "output": "Output", "loss": "Loss", "label_smoothing": "Label smoothing", "clip": "Weight clip",
     "gp_weight": "Gradient penalty weight", "r1_weight": "R1 penalty weight",
+    "coverage": "Digit coverage",
     "g_optimizer": "Generator optimizer", "d_optimizer": "Discriminator optimizer",
     "g_lr": "Generator learning rate", "d_lr": "Discriminator learning rate", "beta1": "Adam beta1",
     "beta2": "Adam beta2", "momentum": "SGD momentum", "schedule": "Schedule", "lr_decay": "Decay rate",

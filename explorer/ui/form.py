@@ -147,6 +147,9 @@ def render(active: bool) -> str | None:
             _number(c1, "Weight clip (WGAN)", "clip", step=0.005, format="%.3f", **KEEP)
             _number(c2, "Gradient penalty λ (WGAN-GP)", "gp_weight", step=1.0, **KEEP)
             _number(c2, "R1 penalty on real images (any loss, 0 = off)", "r1_weight", step=1.0, **KEEP)
+            _number(c1, "Digit coverage (several digits, 0 = off)", "coverage", step=0.5,
+                    help="D also learns which digit a real image is, and G is pushed to spread its samples evenly "
+                         "over the chosen digits as D reads them: against a GAN dropping a digit. Try 1.", **KEEP)
             st.markdown("\n".join(f"- **{v.title}**: {v.description} *Usually: {v.usual}.*" for v in LOSSES.values()))
         with opt:
             c1, c2, c3 = st.columns(3)
