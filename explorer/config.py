@@ -364,10 +364,11 @@ def _short(value) -> str:
 
 def _check_coverage(cfg: GANConfig) -> None:
     if cfg.coverage > 0 and cfg.conditional:
-        raise ConfigError("coverage", "a conditional model is told which digit to draw; digit coverage is for "
-                                      "one model over several digits, so set it to 0 here")
+        raise ConfigError("coverage", "a conditional model is told which digit to draw, so it needs no coverage: "
+                                      "set it to 0, or turn Conditional off")
     if cfg.coverage > 0 and len(set(cfg.digits)) < 2:
-        raise ConfigError("coverage", "digit coverage spreads G over several digits; with one digit, set it to 0")
+        raise ConfigError("coverage", "it spreads G's samples over several digits: pick two or more, or set it "
+                                      "to 0")
 
 
 def _check_milestones(name, milestones):

@@ -65,7 +65,7 @@ def test_digit_coverage_on_one_digit_names_the_field_and_starts_nothing():
     at = app("pages/train.py", **TINY)  # digit 3 alone
     at.number_input(key="setup_coverage").set_value(1.0)
     start(at)
-    assert "Digit coverage" in errors(at) and "with one digit" in errors(at)
+    assert "Digit coverage" in errors(at) and "pick two or more" in errors(at)
     assert session(at).job is None
 
 

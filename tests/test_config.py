@@ -191,7 +191,7 @@ def test_live_changes_read_from_a_link_or_a_file_and_refuse_what_cannot_change()
 
 
 @pytest.mark.parametrize("changes, says", [(dict(conditional=True), "conditional model is told which digit"),
-                                           (dict(digits=[4]), "with one digit")])
+                                           (dict(digits=[4]), "pick two or more")])
 def test_digit_coverage_needs_several_digits_and_no_labels_given(changes, says):
     with pytest.raises(ConfigError, match=says) as e:
         GANConfig.from_dict({"digits": [1, 2], "coverage": 1.0, **changes})
