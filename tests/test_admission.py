@@ -15,8 +15,9 @@ from apptest_support import app, errors, session, start
 
 from explorer import memory
 from explorer.app.jobs import JobSpec, Refused
+from explorer.app.kept_runs import SERVER_RESERVE
 from explorer.app.limits import Limits
-from explorer.app.threads import SERVER_RESERVE, ThreadBackend
+from explorer.app.threads import ThreadBackend
 from explorer.config import Budget, ConfigError, GANConfig
 from explorer.progress import Status
 from explorer.ui import state

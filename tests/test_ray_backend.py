@@ -1,8 +1,9 @@
 """The Ray backend through the job interface (explorer/app/ray_backend.py), on a two-node cluster this module
 starts and stops (one CPU and 3 GiB of Ray's memory resource a node): a job trains and leaves its model; when
-the cluster is full a job waits and shows its place; a job no node could hold is refused at Start; a poll never
-waits for a long step."""
+the cluster is full a job waits and shows its place; a job no node could hold is refused at Start; what comes
+back to this server is booked against its budget; a poll never waits for a long step."""
 
+import gc
 import os
 import time
 
@@ -10,6 +11,7 @@ import pytest
 import ray_support  # noqa: F401 - first: sets Ray's token authentication before ray is imported
 from ray_support import NODE_MEMORY, local_cluster, wait_for
 
+from explorer import memory
 from explorer.app.jobs import JobSpec, Refused
 from explorer.app.limits import Limits
 from explorer.config import Budget
@@ -80,6 +82,36 @@ def test_a_job_no_node_could_hold_is_refused_at_start(backend):
         backend.submit(big)
     assert refused.value.field == "batch_size" and "largest machine of the Ray cluster" in str(refused.value)
     assert backend.waiting() == 0
+
+
+def test_what_comes_back_is_booked_on_this_server_until_its_session_lets_it_go(backend):
+    cfg = tiny()
+    kept = memory.kept_bytes(cfg)
+    gc.collect()
+    before = backend.memory_in_use()  # what the module's earlier tests may still hold
+    backend.server_memory = before + kept + kept // 2  # room for one run's results here, not two
+    try:
+        first = backend.submit(JobSpec(cfg, FOREVER, measure=False))
+        wait_for(lambda job=first: job.view().status == Status.RUNNING, 120, "the first job to start")
+        waiting = backend.submit(JobSpec(cfg.replace(seed=1), FOREVER, measure=False))
+        time.sleep(1)
+        assert waiting.view().queue_position == 1 and backend.stats()["queued"] == 1  # the cluster has room; not here
+        first.stop()
+        assert first.wait(30) and first.result() is not None
+        assert backend.memory_in_use() == before + kept  # the finished run, kept by its session
+        backend.check()
+        assert waiting.queued, "admitted while the finished run is still kept"
+        del first  # its session lets the run go: the next admission pass starts the waiting job
+        wait_for(lambda: gc.collect() >= 0 and backend.check() is None and not waiting.queued, 30,
+                 "the waiting job to be admitted")
+        wait_for(lambda: waiting.view().status == Status.RUNNING, 120, "the waiting job to start")
+        assert backend.memory_in_use() == before + kept  # the running job's share
+        with pytest.raises(Refused, match="this server's memory"):
+            backend.submit(JobSpec(cfg.replace(g_layers=[2048, 2048]), FOREVER))
+        waiting.stop()
+        assert waiting.wait(30)
+    finally:
+        backend.server_memory = None
 
 
 def test_a_poll_never_waits_for_a_long_step(backend):

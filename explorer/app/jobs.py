@@ -357,6 +357,8 @@ class Backend(ABC):
             if job.started is not None and job.wall_seconds() > self.limits.max_run_seconds:
                 job.stop(f"Stopped after {duration(self.limits.max_run_seconds)}, the longest one run may take "
                          f"on this server.")
+        with self._lock:  # memory let go since the last pass (a kept run: explorer.app.kept_runs) may make room
+            self._fill()
 
     def close(self, wait: float = 0.0) -> None:
         """Stop every job and the watchdog (tests, server shutdown), and give running jobs up to `wait`

@@ -4,7 +4,9 @@ Selected by GAN_EXPLORER_RAY_ADDRESS (explorer.app.backends); this module is the
 only then. Each actor asks for its CPUs (GAN_EXPLORER_RAY_CPUS_PER_JOB, default 1), a share of a GPU where the
 cluster has GPUs (GAN_EXPLORER_RAY_GPUS_PER_JOB, default 0.25), and the run's memory estimate as Ray's `memory`
 resource. Ray starts an actor when a node has room; until then the job waits, and the page shows its place
-among this server's waiting jobs. A job no node could ever hold is refused at Start.
+among this server's waiting jobs. A job no node could ever hold is refused at Start. Each job's progress, snapshots
+and weights come back to this server, and its session keeps the result, so jobs also wait here while what this
+server holds of runs would pass its budget (GAN_EXPLORER_MAX_MEMORY; explorer.app.kept_runs).
 
 One poller thread per server reads every job's published progress (only what is new), pulls its weights every
 few seconds, and fetches the trained model at the end. Pages read what the poller last received, so a poll never
@@ -24,11 +26,13 @@ from pathlib import Path
 
 from .. import live_settings, resume
 from ..config import GANConfig
+from ..memory import kept_bytes
 from ..nets import build
 from ..progress import Progress
 from ..trainer import TrainedModel
 from .jobs import Backend, Job, JobSpec, Refused
-from .limits import Limits, env_number
+from .kept_runs import SERVER_RESERVE, KeptRuns
+from .limits import Limits, env_number, resident_bytes
 from .ray_actor import TrainerActor, fill, reading_key, snapshot_key
 
 log = logging.getLogger(__name__)
@@ -230,6 +234,11 @@ class RayBackend(Backend):
         has_gpus = self.ray.cluster_resources().get("GPU", 0) > 0
         self.gpus = env_number(env, "GAN_EXPLORER_RAY_GPUS_PER_JOB", 0.25 if has_gpus else 0.0, float, 0.0)
         self.waiting_jobs: list[RayJob] = []  # created, not yet placed by Ray: first come, first shown
+        # What this server may hold of runs (`limits.max_memory`, less itself as it starts and a reserve for the
+        # pages): each job's progress, snapshots and weights come back here, and its session keeps the result.
+        self.server_memory = (None if limits.max_memory is None
+                              else limits.max_memory - resident_bytes() - SERVER_RESERVE)
+        self.kept = KeptRuns()
         self._cluster = {"slots": 1, "busy": 0, "checked": 0.0}
         super().__init__(limits, is_alive, clock, watch_every)
         self._refresh_cluster()
@@ -241,7 +250,20 @@ class RayBackend(Backend):
         return RayJob(spec, self, clock=self.clock)
 
     def _has_room(self, job: Job) -> bool:
-        return True  # Ray holds what it cannot place yet: the cap is the cluster's capacity, not this server's
+        """Room on this server for what the job brings back; Ray holds what the cluster cannot place yet."""
+        return self.server_memory is None or self.memory_in_use() + kept_bytes(job.spec.cfg) <= self.server_memory
+
+    def memory_in_use(self) -> int:
+        """What this server holds of runs: each admitted job's (its progress, snapshots and last weights come back
+        as it trains, about what its finished run keeps), and the finished runs its sessions still keep."""
+        with self._lock:
+            return sum(kept_bytes(job.spec.cfg) for job in self.running) + self.kept.bytes()
+
+    def _release(self, job: Job) -> None:
+        model = job._model if isinstance(job, RayJob) else None
+        if model is not None:  # booked before its place is freed, so the next job is admitted beside it
+            self.kept.book(model)
+        super()._release(job)
 
     def _check_fits(self, spec: JobSpec) -> None:
         need = {"CPU": self.cpus, "GPU": self.gpus}
@@ -253,14 +275,21 @@ class RayBackend(Backend):
         most = max(r.get("memory", 0) for r in able)
         if spec.memory > most:
             raise spec.too_big(most, "the largest machine of the Ray cluster offers")
+        if self.server_memory is not None and kept_bytes(spec.cfg) > self.server_memory:
+            raise Refused("server", f"its results would need {kept_bytes(spec.cfg) / 2**20:,.0f} MB of this server's "
+                                    f"memory, more than it keeps for runs (GAN_EXPLORER_MAX_MEMORY): use smaller "
+                                    f"networks")
 
     def position(self, job: Job) -> int:
+        """Its place among this server's waiting jobs: those Ray has not placed, then those this server holds."""
         with self._lock:
-            return self.waiting_jobs.index(job) + 1 if job in self.waiting_jobs else 0
+            if job in self.waiting_jobs:
+                return self.waiting_jobs.index(job) + 1
+            return len(self.waiting_jobs) + self.queue.index(job) + 1 if job in self.queue else 0
 
     def waiting(self) -> int:
         with self._lock:
-            return len(self.waiting_jobs)
+            return len(self.waiting_jobs) + len(self.queue)
 
     def capacity(self) -> int:
         return self._cluster["slots"]
@@ -282,18 +311,23 @@ class RayBackend(Backend):
 
     def _poll_loop(self) -> None:
         while not self._stop_polling.wait(POLL_SECONDS):
-            with self._lock:
-                jobs = [j for j in self.running if not j.done]
-            for job in jobs:
-                try:
-                    job._tick(self.clock())
-                except Exception:  # one job's trouble must not stop the others' polling
-                    log.exception("polling training job %s failed", job.name)
+            self._tick_jobs()
             if time.monotonic() - self._cluster["checked"] > 2.0:
                 try:
                     self._refresh_cluster()
                 except Exception:
                     log.exception("reading the Ray cluster's resources failed")
+
+    def _tick_jobs(self) -> None:
+        # A method of its own, so that no job outlives its round in the loop's locals: a finished run must be
+        # let go when its session lets it go (explorer.app.kept_runs)
+        with self._lock:
+            jobs = [j for j in self.running if not j.done]
+        for job in jobs:
+            try:
+                job._tick(self.clock())
+            except Exception:  # one job's trouble must not stop the others' polling
+                log.exception("polling training job %s failed", job.name)
 
     def close(self, wait: float = 0.0) -> None:
         super().close(wait)  # stops every job; the poller collects what ends within `wait`

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable
 
 import torch
@@ -20,10 +19,10 @@ import torch
 from .. import live_settings
 from ..data import Digits
 from ..data import load as load_data
-from ..memory import kept_bytes
 from ..progress import Progress
 from ..trainer import TrainedModel, Trainer
 from .jobs import Backend, Job, JobSpec
+from .kept_runs import SERVER_RESERVE, KeptRuns
 from .limits import Limits, resident_bytes, tune_process
 
 log = logging.getLogger(__name__)
@@ -92,18 +91,14 @@ def _send(trainer: Trainer, action: str, arguments: dict) -> None:
     getattr(trainer, action)(**arguments)  # pause(), update(g_lr=...), nudge(update="d"), ...
 
 
-SERVER_RESERVE = 256 * 2**20  # beside the jobs: the pages, the quality meter's shared statistics, uploads and demos
-
 
 class ThreadBackend(Backend):
     """At most `limits.max_jobs` jobs train at once in this process, while their memory estimates fit the server's
     budget (`limits.max_memory`, less what the process held when the backend started and a reserve for the pages);
     the rest wait in a first-come queue.
 
-    The runs that finished here stay in this process for as long as a session keeps them (a generator and a
-    discriminator each, up to explorer.app.session.MAX_RUNS per session), so they are booked too: each from the
-    moment its job ends until its generator is let go, which a weak reference sees. The watchdog then admits
-    whoever waited on that memory."""
+    The runs that finished here stay in this process for as long as a session keeps them, so they share that budget
+    (explorer.app.kept_runs); the watchdog's passes admit whoever waited on a run that was let go."""
 
     def __init__(self, limits: Limits, is_alive: Callable[[str], bool] | None = None,
                  clock: Callable[[], float] = time.monotonic, watch_every: float | None = 1.0,
@@ -116,7 +111,7 @@ class ThreadBackend(Backend):
         # What training may use: the budget less the server itself (torch, Streamlit, ...) as it starts.
         self.job_memory = (None if limits.max_memory is None
                            else limits.max_memory - resident_bytes() - SERVER_RESERVE)
-        self._kept: list[tuple[weakref.ref, int]] = []  # (a finished run's generator, the bytes its run keeps)
+        self.kept = KeptRuns()
 
     def _make_job(self, spec: JobSpec) -> ThreadJob:
         return ThreadJob(spec, self.data, self._threads, clock=self.clock)
@@ -128,20 +123,13 @@ class ThreadBackend(Backend):
     def memory_in_use(self) -> int:
         """The estimated peak bytes of the jobs training now, and what the finished runs still kept hold."""
         with self._lock:
-            self._kept = [(ref, n) for ref, n in self._kept if ref() is not None]
-            return sum(job.spec.memory for job in self.running) + sum(n for _, n in self._kept)
+            return sum(job.spec.memory for job in self.running) + self.kept.bytes()
 
     def _release(self, job: Job) -> None:
         model = job._model if isinstance(job, ThreadJob) else None  # result() waits for done, set after this
         if model is not None:  # booked before the slot is freed, so the next job is admitted beside it
-            with self._lock:
-                self._kept.append((weakref.ref(model.G), kept_bytes(model.cfg)))
+            self.kept.book(model)
         super()._release(job)
-
-    def check(self) -> None:
-        super().check()
-        with self._lock:  # kept runs let go since the last pass may have made room
-            self._fill()
 
     def _has_room(self, job: Job) -> bool:
         if len(self.running) >= self.limits.max_jobs:
