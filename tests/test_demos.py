@@ -73,8 +73,7 @@ def test_the_2d_map_shows_every_digit_as_its_record_says(shipped):
     shares = torch.bincount(probs.argmax(1), minlength=10).float() / len(z)
     recorded = json.loads((demos.MODELS / demos.RECORD).read_text())["latent-2d"]["map_shares"]
     assert shares.tolist() == pytest.approx(recorded, abs=1e-4), "the shipped file is not the one its record scored"
-    # Issue 16 asks for 5% each; 8 holds 3.25% (13 of the 400 points), the best of the build's checked steps.
-    assert shares.min() >= 0.03, f"each digit's share of the map: {shares.tolist()}"
+    assert shares.min() >= 0.05, f"each digit's share of the map (issue 16 asks 5% each): {shares.tolist()}"
 
 
 def test_unknown_or_missing_demos_raise_with_a_rebuild_hint(monkeypatch, tmp_path):
