@@ -24,6 +24,7 @@ from ..progress import Progress, Status
 from ..resume import Weights
 from ..step_mode import check_pace, check_update
 from ..trainer import TrainedModel
+from .kept_runs import KeptRuns
 from .limits import Limits, duration
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class Job(ABC):
         self._paused_total = 0.0
         self._backend: Backend | None = None
         self._done = threading.Event()
+        self._model: TrainedModel | None = None  # what the backend's job trained, once it has it
 
     # the spec, read through
     name = property(lambda self: self.spec.name)
@@ -132,9 +134,9 @@ class Job(ABC):
     def progress(self) -> Progress:
         """The newest published progress (a fresh Progress() before the trainer exists)."""
 
-    @abstractmethod
     def result(self) -> TrainedModel | None:
         """The trained model once the job is done (None if it never trained a step or failed to build)."""
+        return self._model if self.done else None
 
     @abstractmethod
     def _control(self, action: str, **changes) -> None:
@@ -285,6 +287,7 @@ class Backend(ABC):
         self.queue: list[Job] = []
         self._gone_since: dict[int, float] = {}
         self._lock = threading.RLock()
+        self.kept = KeptRuns()  # the finished runs this server's sessions keep (explorer.app.kept_runs)
         self._watchdog = None
         if watch_every:
             self._stop_watching = threading.Event()
@@ -390,6 +393,8 @@ class Backend(ABC):
             job._start(self)
 
     def _release(self, job: Job) -> None:
+        if job._model is not None:  # booked before its place is freed, so the next job is admitted beside it
+            self.kept.book(job._model)
         with self._lock:
             if job in self.running:
                 self.running.remove(job)

@@ -14,8 +14,15 @@ import weakref
 
 from ..memory import kept_bytes
 from ..trainer import TrainedModel
+from .limits import Limits, resident_bytes
 
 SERVER_RESERVE = 256 * 2**20  # beside the runs: the pages, the quality meter's shared statistics, uploads and demos
+
+
+def runs_budget(limits: Limits) -> int | None:
+    """What this server's runs may hold (`limits.max_memory`, less what the process held as its backend started and
+    the reserve for the pages); None where the server has no budget."""
+    return None if limits.max_memory is None else limits.max_memory - resident_bytes() - SERVER_RESERVE
 
 
 class KeptRuns:

@@ -31,8 +31,8 @@ from ..nets import build
 from ..progress import Progress
 from ..trainer import TrainedModel
 from .jobs import Backend, Job, JobSpec, Refused
-from .kept_runs import SERVER_RESERVE, KeptRuns
-from .limits import Limits, env_number, resident_bytes
+from .kept_runs import runs_budget
+from .limits import Limits, env_number
 from .ray_actor import TrainerActor, fill, reading_key, snapshot_key
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,6 @@ class RayJob(Job):
         self._progress = Progress(settings=live_settings.current(spec.cfg))
         self._known = None  # the actor's id for the progress we hold
         self._weights: resume.Weights | None = spec.start_from
-        self._model: TrainedModel | None = None
         self._ready = self._poll = self._pull = None  # the calls in flight
         self._answered = clock()
         self._pulled = 0.0
@@ -90,9 +89,6 @@ class RayJob(Job):
 
     def progress(self) -> Progress:
         return self._progress
-
-    def result(self) -> TrainedModel | None:
-        return self._model if self.done else None
 
     def resume_point(self) -> resume.Weights | None:
         return self._weights if self.lost else None
@@ -234,11 +230,9 @@ class RayBackend(Backend):
         has_gpus = self.ray.cluster_resources().get("GPU", 0) > 0
         self.gpus = env_number(env, "GAN_EXPLORER_RAY_GPUS_PER_JOB", 0.25 if has_gpus else 0.0, float, 0.0)
         self.waiting_jobs: list[RayJob] = []  # created, not yet placed by Ray: first come, first shown
-        # What this server may hold of runs (`limits.max_memory`, less itself as it starts and a reserve for the
-        # pages): each job's progress, snapshots and weights come back here, and its session keeps the result.
-        self.server_memory = (None if limits.max_memory is None
-                              else limits.max_memory - resident_bytes() - SERVER_RESERVE)
-        self.kept = KeptRuns()
+        # What this server may hold of runs: each job's progress, snapshots and weights come back here, and its
+        # session keeps the result.
+        self.server_memory = runs_budget(limits)
         self._cluster = {"slots": 1, "busy": 0, "checked": 0.0}
         super().__init__(limits, is_alive, clock, watch_every)
         self._refresh_cluster()
@@ -258,12 +252,6 @@ class RayBackend(Backend):
         as it trains, about what its finished run keeps), and the finished runs its sessions still keep."""
         with self._lock:
             return sum(kept_bytes(job.spec.cfg) for job in self.running) + self.kept.bytes()
-
-    def _release(self, job: Job) -> None:
-        model = job._model if isinstance(job, RayJob) else None
-        if model is not None:  # booked before its place is freed, so the next job is admitted beside it
-            self.kept.book(model)
-        super()._release(job)
 
     def _check_fits(self, spec: JobSpec) -> None:
         need = {"CPU": self.cpus, "GPU": self.gpus}

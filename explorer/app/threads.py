@@ -20,10 +20,10 @@ from .. import live_settings
 from ..data import Digits
 from ..data import load as load_data
 from ..progress import Progress
-from ..trainer import TrainedModel, Trainer
+from ..trainer import Trainer
 from .jobs import Backend, Job, JobSpec
-from .kept_runs import SERVER_RESERVE, KeptRuns
-from .limits import Limits, resident_bytes, tune_process
+from .kept_runs import runs_budget
+from .limits import Limits, tune_process
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ class ThreadJob(Job):
         self.threads = threads
         self._trainer: Trainer | None = None
         self._final = Progress(settings=live_settings.current(spec.cfg))  # until the trainer publishes
-        self._model: TrainedModel | None = None
         self._asked: list[tuple[str, dict]] = []  # control that came before the trainer was built
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -83,13 +82,9 @@ class ThreadJob(Job):
         trainer = self._trainer
         return trainer.state() if trainer is not None else self._final
 
-    def result(self) -> TrainedModel | None:
-        return self._model if self.done else None
-
 
 def _send(trainer: Trainer, action: str, arguments: dict) -> None:
     getattr(trainer, action)(**arguments)  # pause(), update(g_lr=...), nudge(update="d"), ...
-
 
 
 class ThreadBackend(Backend):
@@ -109,9 +104,7 @@ class ThreadBackend(Backend):
             tune_process(limits)
         self._threads = limits.torch_threads if set_threads else None
         # What training may use: the budget less the server itself (torch, Streamlit, ...) as it starts.
-        self.job_memory = (None if limits.max_memory is None
-                           else limits.max_memory - resident_bytes() - SERVER_RESERVE)
-        self.kept = KeptRuns()
+        self.job_memory = runs_budget(limits)
 
     def _make_job(self, spec: JobSpec) -> ThreadJob:
         return ThreadJob(spec, self.data, self._threads, clock=self.clock)
@@ -124,12 +117,6 @@ class ThreadBackend(Backend):
         """The estimated peak bytes of the jobs training now, and what the finished runs still kept hold."""
         with self._lock:
             return sum(job.spec.memory for job in self.running) + self.kept.bytes()
-
-    def _release(self, job: Job) -> None:
-        model = job._model if isinstance(job, ThreadJob) else None  # result() waits for done, set after this
-        if model is not None:  # booked before the slot is freed, so the next job is admitted beside it
-            self.kept.book(model)
-        super()._release(job)
 
     def _has_room(self, job: Job) -> bool:
         if len(self.running) >= self.limits.max_jobs:
