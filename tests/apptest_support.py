@@ -7,6 +7,7 @@ for. Training happens in real worker threads of the process-wide backend (the `r
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -27,6 +28,23 @@ def app(page: str | None = None, timeout: float = 60, **params) -> AppTest:
     if page:
         at.switch_page(page)  # before the first run: the page's file name is its url path here
     return at.run()
+
+
+@contextlib.contextmanager
+def registry_with(monkeypatch, **env):
+    """The process-wide backend (explorer.ui.state.registry) made anew under `env` for one test, and closed after
+    it. The one before is closed first: clearing the cache alone would leave its watchdog running."""
+    from explorer.ui import state
+
+    state.registry().close(wait=10)
+    state.registry.clear()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield state.registry()
+    finally:
+        state.registry().close(wait=10)
+        state.registry.clear()  # the next test's registry is made under its own environment
 
 
 def session(at: AppTest) -> Session:

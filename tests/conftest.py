@@ -6,9 +6,9 @@
   (which all share it, as browser sessions share one server); closed at the module's end.
 
 Browser tests (see tests/browser_support.py):
-- `streamlit_server`: one `streamlit run streamlit_app.py` per test session, on a free loopback port, its log
+- `streamlit_server`: one `streamlit run streamlit_app.py` per test module, on a free loopback port, its log
   in test-output/browser/streamlit.log.
-- `chromium_browser`: Debian's headless Chromium (skips outside CI when missing, fails in CI).
+- `chromium_browser`: Debian's headless Chromium, one per test module (skips outside CI when missing, fails in CI).
 - `app_page`: a fresh browser context and page per test (so a fresh Streamlit session) that may only reach
   127.0.0.1; its console goes to test-output/browser/<test>.console.log and, when the test fails, a
   screenshot to <test>-failure.png. Refused and failed requests are logged there too.
@@ -20,6 +20,7 @@ import contextlib
 import functools
 import re
 
+import leftovers
 import pytest
 import torch
 from browser_support import REPO_ROOT, StreamlitServer, launch_chromium, output_dir, require_chromium
@@ -30,6 +31,21 @@ SERVER_ENV = {
     "GAN_EXPLORER_MAX_RUN_SECONDS": "180",  # no training job outlives the test run by much
     "GAN_EXPLORER_SESSION_GRACE": "5",  # a closed page stops its job soon
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def session_baseline():
+    """What ran before any test: each module must leave no more than this (see `nothing_left_running`)."""
+    return leftovers.baseline()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def nothing_left_running(session_baseline, request):
+    """Set up before, so torn down after, the module's own fixtures: whatever they or its tests started (app
+    servers, Ray clusters, browsers, worker threads, jobs) must be gone by then, failing tests included. What is
+    left is stopped and reported as the module's error (tests/leftovers.py)."""
+    yield
+    leftovers.check(session_baseline, request.module.__name__)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -98,7 +114,7 @@ def roomy_registry():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def streamlit_server():
     require_chromium()  # skip (or fail in CI) before paying for a server start
     if not (REPO_ROOT / "streamlit_app.py").is_file():
@@ -107,7 +123,7 @@ def streamlit_server():
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser():
     require_chromium()
     from playwright.sync_api import sync_playwright
@@ -151,3 +167,14 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call" and item.get_closest_marker("browser"):
         item.browser_rep_call = report
     return report
+
+
+SLOW_MODULES = ("test_ray_actor", "test_ray_backend", "test_app_ray")  # each starts a Ray cluster
+
+
+def pytest_collection_modifyitems(items):
+    """The fast tier (`./dev test -m "not slow"`) leaves out what starts a browser, a Ray cluster or an app server:
+    those tests are marked slow here, by what they use, besides the ones marked slow by hand."""
+    for item in items:
+        if item.get_closest_marker("browser") or item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -71,11 +71,27 @@ def ray_registry(address: str, **env):
 
 
 def wait_for(condition, timeout: float, what: str, every: float = 0.1):
-    """Poll `condition()` until it is truthy (returned) or `timeout` seconds pass (AssertionError)."""
+    """Poll `condition()` until it is truthy (returned) or `timeout` seconds pass (AssertionError, with what the
+    cluster held then)."""
     import time
 
     deadline = time.monotonic() + timeout
     while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; {cluster_state()}")
         time.sleep(every)
     return value
+
+
+def cluster_state() -> str:
+    """What the connected cluster holds now, for a failure's message: free resources and its actors by state."""
+    try:
+        from collections import Counter
+
+        from ray.util.state import list_actors
+
+        free = {k: round(v, 2) for k, v in ray.available_resources().items() if k in ("CPU", "memory")}
+        actors = Counter(a.state for a in list_actors(limit=1000, raise_on_missing_output=False))
+        return f"the cluster's free resources: {free}; its actors by state: {dict(actors)}"
+    except Exception as e:  # diagnostics must not hide the failure they explain
+        return f"(the cluster's state could not be read: {e})"

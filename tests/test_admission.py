@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from apptest_support import app, errors, session, start
+from apptest_support import app, errors, registry_with, session, start
 
 from explorer import memory
 from explorer.app.jobs import JobSpec, Refused
@@ -20,8 +20,7 @@ from explorer.app.limits import Limits
 from explorer.app.threads import ThreadBackend
 from explorer.config import Budget, ConfigError, GANConfig
 from explorer.progress import Status
-from explorer.ui import state
-from tiny import long_steps, longest_poll, tiny
+from tiny import long_steps, longest_poll, tiny, wait_until
 
 FOREVER = Budget("steps", 10**7)
 MB = 2**20
@@ -118,8 +117,7 @@ def test_a_poll_never_waits_for_a_long_step(digits):
 def test_stop_then_pause_cannot_park_the_job(digits):
     reg = backend(digits, memory_for_jobs=None, max_jobs=1)
     job = reg.submit(JobSpec(tiny(), FOREVER, measure=False))
-    while job.progress().step < 2:
-        time.sleep(0.01)
+    wait_until(lambda: job.progress().step >= 2, 30, "two steps")
     job.stop()
     job.pause()
     assert job.wait(2), "the worker was parked by a pause after the stop"
@@ -127,18 +125,13 @@ def test_stop_then_pause_cannot_park_the_job(digits):
 
 
 def test_the_largest_setup_from_a_link_is_refused_at_start_with_its_message(monkeypatch):
-    monkeypatch.setenv("GAN_EXPLORER_MAX_MEMORY", "2G")
-    state.registry.clear()
-    try:
+    with registry_with(monkeypatch, GAN_EXPLORER_MAX_MEMORY="2G"):
         at = app("pages/train.py", **LARGEST_LINK)
         assert not at.warning, at.warning[0].value  # the link itself is valid
         start(at)
         text = errors(at)
         assert "Batch size" in text and "needs about" in text and "smaller batch size" in text, text
         assert "Nothing was started" in text and session(at).job is None
-    finally:
-        state.registry().close()
-        state.registry.clear()
 
 
 SEVERAL_SESSIONS = textwrap.dedent("""
@@ -165,8 +158,10 @@ SEVERAL_SESSIONS = textwrap.dedent("""
     for t in threads: t.start()
     for t in threads: t.join()
     jobs = list(backend.running) + list(backend.queue)
-    while backend.running or backend.queue:
+    deadline = time.monotonic() + 300
+    while (backend.running or backend.queue) and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert not (backend.running or backend.queue), "the students' jobs did not end within 300 s"
     peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) * 1024
     print(json.dumps({"outcomes": outcomes, "peak": peak, "job_memory": backend.job_memory,
                       "max_memory": limits.max_memory}))

@@ -5,7 +5,19 @@ import time
 
 import pytest
 import torch
-from apptest_support import PAGES, TINY, app, button, errors, rerun_until, session, start, status, wait_for_steps
+from apptest_support import (
+    PAGES,
+    TINY,
+    app,
+    button,
+    errors,
+    registry_with,
+    rerun_until,
+    session,
+    start,
+    status,
+    wait_for_steps,
+)
 
 from explorer import checkpoints, guards
 from explorer.app import share
@@ -259,9 +271,7 @@ def test_two_sessions_train_at_once_without_seeing_each_other():
 
 
 def test_a_job_over_the_cap_shows_its_place_in_the_queue(monkeypatch):
-    monkeypatch.setenv("GAN_EXPLORER_MAX_JOBS", "1")
-    state.registry.clear()
-    try:
+    with registry_with(monkeypatch, GAN_EXPLORER_MAX_JOBS="1"):
         a = app("pages/train.py", **{**TINY, "steps": "100000"})
         b = app("pages/train.py", **TINY)
         start(a)
@@ -270,10 +280,6 @@ def test_a_job_over_the_cap_shows_its_place_in_the_queue(monkeypatch):
         assert button(b, "Pause").disabled
         session(a).job.stop()
         rerun_until(b, "finished")
-    finally:
-        state.registry().close()
-        state.registry.clear()
-        monkeypatch.setenv("GAN_EXPLORER_MAX_JOBS", "4")
 
 
 # ---- the Runs page: uploads ------------------------------------------------------------------

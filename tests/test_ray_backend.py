@@ -32,6 +32,24 @@ def backend():
         made.close(wait=10)
 
 
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test(backend):
+    """Whatever a test leaves training, failing or not, is stopped before the next test: two forgotten jobs would
+    hold both of the cluster's CPUs, and every later test would wait for a slot."""
+    yield
+    stop_all(backend)
+
+
+def stop_all(backend, timeout: float = 30.0) -> None:
+    with backend._lock:
+        jobs = [*backend.running, *backend.queue, *backend.waiting_jobs]
+    for job in jobs:
+        job.stop()
+    for job in jobs:
+        assert job.wait(timeout), f"{job.name} did not stop within {timeout:.0f}s"
+    wait_for(lambda: backend.ray.available_resources().get("CPU", 0) >= 2, 30, "the cluster's CPUs to be free again")
+
+
 def test_a_job_trains_on_the_cluster_and_leaves_its_model(backend):
     job = backend.submit(JobSpec(tiny(), Budget("steps", 30), name="Run 1"))
     assert job.wait(120), job.view()

@@ -12,7 +12,7 @@ from explorer.app.threads import ThreadBackend
 from explorer.config import Budget, ConfigError
 from explorer.progress import Status
 from explorer.trainer import Trainer
-from tiny import tiny
+from tiny import tiny, wait_until
 
 
 @pytest.fixture
@@ -28,8 +28,7 @@ def test_a_queued_job_builds_no_trainer(backend, monkeypatch):
     monkeypatch.setattr(Trainer, "__init__", lambda self, *a, **k: (built.append(self), real_init(self, *a, **k)))
     running = backend.submit(JobSpec(tiny(), Budget("steps", 10**6)))
     waiting = backend.submit(JobSpec(tiny(), Budget("steps", 5)))
-    while not built:
-        pass
+    wait_until(lambda: built, 30, "the running job's trainer")
     assert len(built) == 1 and waiting.queued and waiting.progress().status == Status.QUEUED
     assert waiting.view().settings["g_lr"] == tiny().g_lr  # the live form can be filled before it runs
     running.stop()
@@ -41,8 +40,7 @@ def test_control_asked_for_before_the_trainer_exists_is_passed_on(backend):
     job.update(loss="hinge")  # may come before the worker has built its trainer
     with pytest.raises(ConfigError, match="d_steps"):
         job.update(d_steps=0)
-    while job.progress().step == 0:
-        pass
+    wait_until(lambda: job.progress().step > 0, 30, "a first step")
     assert job.view().settings["loss"] == "hinge"
     job.stop()
     assert job.wait(30) and job.view().status == Status.STOPPED
@@ -51,8 +49,7 @@ def test_control_asked_for_before_the_trainer_exists_is_passed_on(backend):
 
 def test_a_done_job_lets_go_of_its_trainer(backend):
     job = backend.submit(JobSpec(tiny(), Budget("steps", 5), name="run"))
-    while job._trainer is None and not job.done:
-        pass
+    wait_until(lambda: job._trainer is not None or job.done, 30, "the trainer", every=0.0005)
     trainer = weakref.ref(job._trainer) if job._trainer is not None else None
     assert job.wait(30)
     model = job.result()
@@ -65,8 +62,7 @@ def test_a_done_job_lets_go_of_its_trainer(backend):
 def test_step_mode_and_slow_motion_reach_the_trainer(backend):
     job = backend.submit(JobSpec(tiny(snapshot_every=1000), Budget("steps", 10**6)))
     job.slow_motion(50.0)  # asked before the trainer exists: passed on once it does
-    while job.progress().step < 3:
-        pass
+    wait_until(lambda: job.progress().step >= 3, 30, "three steps")
     assert job.view().pace == 50.0
     steps = [s.step for s in job.view().snapshots]
     assert steps == list(range(len(steps)))  # a snapshot every step in slow motion

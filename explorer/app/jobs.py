@@ -377,6 +377,8 @@ class Backend(ABC):
         deadline = time.monotonic() + wait
         for job in jobs:
             job.wait(max(0.0, deadline - time.monotonic()))
+        if self._watchdog is not None:  # it ends within one pass: nothing of a closed backend keeps running
+            self._watchdog.join(timeout=max(1.0, deadline - time.monotonic()))
 
     # ---- internals ------------------------------------------------------------------------
     def _alive(self, job: Job) -> bool:
