@@ -67,15 +67,19 @@ class PostgresServer:
     def _start(self) -> None:
         for attempt in range(3):  # a free port may be taken before the server binds it
             self.port = free_port()
-            options = f"-p {self.port} -h 127.0.0.1 -k {self.dir} -c fsync=off -c full_page_writes=off"
             try:
-                self._run("pg_ctl", "-D", str(self.dir / "data"), "-o", options, "-l", str(self.dir / "server.log"),
-                          "-w", "-t", str(TIMEOUT), "start")
-                self.started = True
+                self.start()
                 return
             except subprocess.CalledProcessError:
                 if attempt == 2:
                     raise RuntimeError(f"PostgreSQL did not start:\n{self.log_tail()}") from None
+
+    def start(self) -> None:
+        """Start the server on its port (again, after `stop()`: a test of a database that went away and came back)."""
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.dir} -c fsync=off -c full_page_writes=off"
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-o", options, "-l", str(self.dir / "server.log"),
+                  "-w", "-t", str(TIMEOUT), "start")
+        self.started = True
 
     def url(self, database: str = "postgres", password: str | None = None) -> str:
         secret = f":{password}" if password else ""
@@ -96,6 +100,7 @@ class PostgresServer:
                          "-v", "ON_ERROR_STOP=1", "-At", "-c", statement)
 
     def stop(self) -> None:
+        """Stop at once (as a crash would: no shutdown checkpoint)."""
         if self.started:
             self.started = False
             self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop", check=False)

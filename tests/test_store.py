@@ -237,7 +237,7 @@ def test_evict_by_size_oldest_first_never_an_active_run(store, trained):
     assert store.size() <= budget
 
 
-def test_unreachable_database_names_it_without_the_password(postgres_server):
+def test_unreachable_database_names_it_without_the_password():
     from browser_support import free_port
 
     url = f"postgresql://student:pa55-Secret-word@127.0.0.1:{free_port()}/runs"
@@ -286,3 +286,59 @@ def test_settings_from_the_environment(tmp_path):
         with pytest.raises(StoreError, match=match) as caught:
             StoreSettings.from_env({"GAN_EXPLORER_HOME": str(tmp_path), **env})
         assert "secret" not in str(caught.value)
+
+
+def test_a_database_that_goes_away_fails_plainly_then_serves_again(trained):
+    """The database stopped between two writes: the write raises StoreError (no password in it); once it is back,
+    the same store writes again (a writer that retries catches up)."""
+    from postgres_support import PostgresServer
+
+    with PostgresServer() as server:
+        server.sql("ALTER USER postgres PASSWORD 'db-Secret-pw'")
+        server.sql("CREATE DATABASE runs")
+        store = RunStore.open(server.url("runs", password="db-Secret-pw"))
+        try:
+            run_id = save_whole(store, trained)
+            server.stop()
+            with pytest.raises(StoreError, match="failed") as caught:
+                store.save_record(run_id, Status.RUNNING, "", 50, {})
+            assert "db-Secret-pw" not in str(caught.value) and "***" in str(caught.value)
+            server.start()
+            store.save_record(run_id, Status.RUNNING, "", 60, {})
+            assert store.runs_of(TOKEN)[0].step == 60
+        finally:
+            store.close()
+
+
+def test_a_writer_thread_and_readers_share_one_store(store, trained):
+    """A background writer saving the record while other threads read it: no error, and the last write wins."""
+    import threading
+
+    run_id = save_whole(store, trained)
+    p, errors, done = trained.state(), [], threading.Event()
+
+    def write():
+        try:
+            for step in range(1, 31):
+                store.save_record(run_id, Status.RUNNING, "", step, p.history.columns(), p.readings, p.changes,
+                                  (), p.snapshots, p.settings)
+        except Exception as e:  # reported below
+            errors.append(e)
+        finally:
+            done.set()
+
+    def read():
+        try:
+            while not done.is_set():
+                assert store.load_record(run_id).summary.step >= 0
+                store.runs_of(TOKEN)
+        except Exception as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=write), *(threading.Thread(target=read) for _ in range(2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert store.runs_of(TOKEN)[0].step == 30
