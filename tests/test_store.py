@@ -218,6 +218,12 @@ def test_evict_by_age(store, trained):
     assert [r.id for r in store.runs_of(TOKEN)] == [new]
     assert store.size() == before - gone[0].size > 0
     assert store.session(TOKEN).current_run_id is None  # the session no longer points at a run that went
+    store.save_session("a session long gone", 0)
+    with store.engine.begin() as db:
+        db.execute(update(SessionRow).where(SessionRow.token_hash == token_hash("a session long gone"))
+                   .values(seen_at=datetime.now(UTC) - timedelta(days=8)))
+    assert store.evict(keep_days=7, max_bytes=10**12) == []
+    assert store.session("a session long gone") is None and store.session(TOKEN) is not None
     with pytest.raises(RunGone):
         store.load_run(old)
 
@@ -342,3 +348,32 @@ def test_a_writer_thread_and_readers_share_one_store(store, trained):
         t.join(60)
     assert not errors and not any(t.is_alive() for t in threads)
     assert store.runs_of(TOKEN)[0].step == 30
+
+
+@pytest.mark.parametrize("table, column, value, match", [
+    ("records", "history", "[" * 100 + "]" * 100, "chart rows nests lists and objects 100 deep"),
+    ("records", "history", '{"step": [1, 2], "d_loss": [0.5]}', "columns differ in length"),
+    ("records", "readings", '[{"step": 1}]', "quality readings are not what GAN Explorer writes"),
+    ("records", "changes", '{"step": 1}', "live changes is an object, not a list"),
+    ("snapshots", "images", b"not zlib", "snapshot is not zlib data"),
+    ("runs", "config", '{"latent_dim": -1}', "latent_dim"),
+])
+def test_altered_rows_are_refused_with_a_message(store, trained, table, column, value, match):
+    run_id = save_whole(store, trained)
+    key = "id" if table == "runs" else "run_id"
+    with store.engine.begin() as db:
+        db.execute(text(f"UPDATE {table} SET {column} = :v WHERE {key} = :i"), {"v": value, "i": run_id})
+    with pytest.raises(StoreError, match=rf"run {run_id} \(Run 1\) cannot be read back: .*{match}"):
+        store.load_run(run_id)
+
+
+def test_ci_fails_where_postgresql_is_missing(monkeypatch):
+    import postgres_support
+
+    monkeypatch.setattr(postgres_support, "server_bin", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run in CI"):
+        postgres_support.require_postgres()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        postgres_support.require_postgres()

@@ -26,7 +26,7 @@ from . import codec, migrate
 from .engine import make_engine, reason
 from .errors import RunGone, StoreError
 from .schema import RecordRow, RunRow, SessionRow, SnapshotRow, WeightsRow
-from .settings import StoreSettings, database_url, keep_days, max_store, private_sqlite_file, safe
+from .settings import StoreSettings, database_url, private_sqlite_file, safe
 
 ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED)
 KINDS = ("latest", "final")
@@ -283,11 +283,6 @@ class RunStore:
             has_runs = select(RunRow.id).where(RunRow.session_hash == SessionRow.token_hash).exists()
             db.execute(delete(SessionRow).where(SessionRow.seen_at < cutoff, ~has_runs))
         return gone
-
-    @classmethod
-    def retention_from_env(cls, environ) -> tuple[float, int]:
-        """(keep_days, max_bytes) from GAN_EXPLORER_KEEP_DAYS and GAN_EXPLORER_MAX_STORE; StoreError if bad."""
-        return keep_days(environ), max_store(environ)
 
     # ---- inside --------------------------------------------------------------------------------------------
     @contextlib.contextmanager
