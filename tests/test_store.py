@@ -109,6 +109,17 @@ def test_snapshots_written_again_keep_only_the_newest(store, trained):
     assert store.load_record(run_id).snapshots[-1].push is not None
 
 
+def test_a_status_only_save_keeps_the_record(store, trained):
+    p = trained.state()
+    run_id = save_whole(store, trained)
+    before = store.load_record(run_id)
+    store.save_record(run_id, Status.PAUSED, step=p.step)
+    after = store.load_record(run_id)
+    assert after.summary.status == "paused" and after.history == before.history == p.history.columns()
+    assert len(after.snapshots) == len(p.snapshots) and after.changes == list(p.changes)
+    assert len(after.readings) == len(p.readings) and after.settings == p.settings
+
+
 def test_session_keeps_only_the_tokens_hash(store, trained, database_url):
     run_id = save_whole(store, trained)
     store.save_session(TOKEN, run_counter=3, current_run_id=run_id)
@@ -184,8 +195,8 @@ def test_mark_interrupted_stops_active_runs_with_their_step(store, trained):
     running = save_whole(store, trained, name="Run 1")
     finished = save_whole(store, trained, name="Run 2")
     p = trained.state()
-    store.save_record(running, Status.RUNNING, "", 1234, p.history.columns())
-    store.save_record(finished, Status.FINISHED, "", p.step, p.history.columns())
+    store.save_record(running, Status.RUNNING, "", 1234)
+    store.save_record(finished, Status.FINISHED, "", p.step)
     assert store.mark_interrupted() == [running]
     summary = {r.id: r for r in store.runs_of(TOKEN)}
     assert summary[running].status == "stopped"
@@ -197,7 +208,7 @@ def test_mark_interrupted_stops_active_runs_with_their_step(store, trained):
 def test_mark_interrupted_leaves_runs_written_lately(store, trained):
     """Replicas sharing one database: a restart leaves the runs another replica wrote within `idle_seconds`."""
     run_id = save_whole(store, trained)
-    store.save_record(run_id, Status.RUNNING, "", 10, {})
+    store.save_record(run_id, Status.RUNNING, "", 10)
     assert store.mark_interrupted(idle_seconds=3600) == []
     assert store.mark_interrupted() == [run_id]
 
@@ -232,7 +243,7 @@ def test_evict_by_size_oldest_first_never_an_active_run(store, trained):
     ids = [save_whole(store, trained, name=f"Run {i}") for i in range(1, 5)]
     for days, run_id in zip((3, 1, 2, 4), ids):  # oldest: ids[3], then ids[0], ids[2], ids[1]
         age(store, run_id, days)
-    store.save_record(ids[3], Status.RUNNING, "", 5, {})  # the oldest is still training (and now the newest write)
+    store.save_record(ids[3], Status.RUNNING, "", 5)  # the oldest is still training (and now the newest write)
     age(store, ids[3], 5)
     sizes = {r.id: r.size for r in store.runs_of(TOKEN)}
     assert len(set(sizes.values())) <= 2 and min(sizes.values()) > 10_000  # weights are counted
@@ -307,10 +318,10 @@ def test_a_database_that_goes_away_fails_plainly_then_serves_again(trained):
             run_id = save_whole(store, trained)
             server.stop()
             with pytest.raises(StoreError, match="failed") as caught:
-                store.save_record(run_id, Status.RUNNING, "", 50, {})
+                store.save_record(run_id, Status.RUNNING, "", 50)
             assert "db-Secret-pw" not in str(caught.value) and "***" in str(caught.value)
             server.start()
-            store.save_record(run_id, Status.RUNNING, "", 60, {})
+            store.save_record(run_id, Status.RUNNING, "", 60)
             assert store.runs_of(TOKEN)[0].step == 60
         finally:
             store.close()

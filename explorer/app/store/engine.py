@@ -28,7 +28,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable at each checkpoint, never corrupt
+        # With WAL: a commit survives the server being killed; an OS crash may lose the last ones, never corrupt.
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
 

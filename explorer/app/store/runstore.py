@@ -155,14 +155,15 @@ class RunStore:
             return row.id
 
     def save_record(self, run_id: int, status: str, reason: str = "", step: int = 0,
-                    history: dict[str, list[float]] | None = None, readings: Iterable = (),
-                    changes: Iterable[Change] = (), nudges: Iterable[Change] = (), snapshots: Iterable[Snapshot] = (),
-                    settings: dict | None = None) -> None:
-        """The run's status and record now (cheap: chart rows, readings, changes; only new snapshots are written)."""
+                    history: dict[str, list[float]] | None = None, readings: Iterable | None = None,
+                    changes: Iterable[Change] | None = None, nudges: Iterable[Change] | None = None,
+                    snapshots: Iterable[Snapshot] | None = None, settings: dict | None = None) -> None:
+        """The run's status and record now (cheap: chart rows, readings, changes; only new snapshots are written).
+        Each part replaces the stored one; a part left None stays as stored (a status-only save: just `status`)."""
         with self._db() as db:
             row = self._run_row(db, run_id)
             row.status, row.reason, row.step, row.updated_at = str(status), reason, int(step), _now()
-            self._write_record(db, run_id, history or {}, readings, changes, nudges, settings or {}, snapshots)
+            self._write_record(db, run_id, history, readings, changes, nudges, settings, snapshots)
             self._count_bytes(db, run_id)
 
     def save_progress(self, run_id: int, progress: Progress) -> None:
@@ -314,19 +315,23 @@ class RunStore:
         return row
 
     @staticmethod
-    def _write_record(db: Session, run_id: int, history, readings, changes, nudges, settings: dict,
-                      snapshots: Iterable[Snapshot]) -> None:
-        texts = dict(history=codec.history_text(history), readings=codec.readings_text(readings),
-                     changes=codec.changes_text(changes), nudges=codec.changes_text(nudges),
-                     settings=codec.dumps(settings))
-        size = sum(len(t) for t in texts.values())
+    def _write_record(db: Session, run_id: int, history, readings, changes, nudges, settings,
+                      snapshots: Iterable[Snapshot] | None) -> None:
+        """Write the parts given (None: keep the stored one)."""
+        parts = dict(history=(history, codec.history_text), readings=(readings, codec.readings_text),
+                     changes=(changes, codec.changes_text), nudges=(nudges, codec.changes_text),
+                     settings=(settings, codec.dumps))
         record = db.get(RecordRow, run_id)
         if record is None:
-            db.add(RecordRow(run_id=run_id, size=size, **texts))
-        else:
-            for name, text in texts.items():
-                setattr(record, name, text)
-            record.size = size
+            record = RecordRow(run_id=run_id, history="{}", readings="[]", changes="[]", nudges="[]", settings="{}")
+            db.add(record)
+        for name, (value, text) in parts.items():
+            if value is not None:
+                setattr(record, name, text(value))
+        record.size = sum(len(getattr(record, name)) for name in parts)
+        if snapshots is None:
+            db.flush()
+            return
         newest = {int(s.step): s for s in snapshots}  # one per step: a re-taken snapshot replaces its step's
         keep = sorted(newest)[-MAX_SNAPSHOTS:]
         # (step, has push) of those stored. Written: new steps, the newest (a re-taken snapshot replaces its step's),
