@@ -3,6 +3,9 @@ opens, one from a newer version of the code is refused, and the migrations make 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -16,6 +19,7 @@ from explorer.app.store.settings import private_sqlite_file
 from explorer.config import GANConfig
 
 FIRST = "0001"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -75,3 +79,46 @@ def test_opening_twice_changes_nothing(database_url):
         assert migrate.current(store.engine) == migrate.head()
     finally:
         store.close()
+
+
+OPEN_TOGETHER = """
+import os, sys, threading, time
+from explorer.app.store import RunStore
+url, go = sys.argv[1], sys.argv[2]
+open(go + "." + str(os.getpid()), "w").close()  # ready
+while not os.path.exists(go):
+    time.sleep(0.005)
+errors = []
+def open_store():
+    try:
+        RunStore.open(url).close()
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=open_store) for _ in range(3)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors or "ok")
+"""
+
+
+def test_replicas_starting_together_migrate_once(database_url, tmp_path):
+    """Two processes of three threads each open one new database at the same moment: all of them get a store
+    (migrations run one at a time: Alembic's context is process-wide, and the database is locked meanwhile)."""
+    import subprocess
+    import sys
+
+    from tiny import wait_until
+
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_TOGETHER, database_url, str(go)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    try:
+        wait_until(lambda: len(list(tmp_path.glob("go.*"))) == 2, timeout=120)
+        go.touch()
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert [o.strip().splitlines()[-1] for o in outputs] == ["ok", "ok"], outputs
