@@ -16,8 +16,10 @@ untrusted: JSON through explorer.untrusted_json, weights through explorer.checkp
 """
 
 from .errors import RunGone, StoreError
-from .runstore import Evicted, RunRecord, RunStore, RunSummary, SessionRecord, token_hash
+from .rows import token_hash
+from .runstore import RunStore
 from .settings import StoreSettings
+from .values import Evicted, RunRecord, RunSummary, SessionRecord
 
 __all__ = ["Evicted", "RunGone", "RunRecord", "RunStore", "RunSummary", "SessionRecord", "StoreError",
            "StoreSettings", "token_hash"]

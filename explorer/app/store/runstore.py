@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import torch
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,66 +21,16 @@ from ... import checkpoints
 from ...config import ConfigError, GANConfig
 from ...progress import Change, Progress, Snapshot, Status
 from ..runs import Run
-from . import codec, migrate
+from . import codec, migrate, rows
 from .engine import make_engine, reason
-from .errors import RunGone, StoreError
+from .errors import StoreError
+from .rows import token_hash
 from .schema import RecordRow, RunRow, SessionRow, SnapshotRow, WeightsRow
 from .settings import StoreSettings, database_url, private_sqlite_file, safe
+from .values import Evicted, RunRecord, RunSummary, SessionRecord, now, summary, utc
 
 ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED)
 KINDS = ("latest", "final")
-MAX_SNAPSHOTS = 100  # the newest kept per run (the trainer keeps as many)
-
-
-def token_hash(token: str) -> str:
-    """What the store keeps of a session's token. Tokens are 128 random bits: a plain SHA-256 cannot be reversed."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class SessionRecord:
-    run_counter: int
-    current_run_id: int | None
-    created_at: datetime
-    seen_at: datetime
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """A run as a list shows it: no record, no weights."""
-    id: int
-    name: str
-    source: str
-    status: str
-    reason: str
-    step: int
-    lesson: str
-    fix_of: str
-    size: int  # bytes stored
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A run's record without its weights: what its charts, film strip and settings need."""
-    summary: RunSummary
-    cfg: GANConfig
-    meta: dict
-    history: dict[str, list[float]]
-    readings: list
-    changes: list[Change]
-    nudges: list[Change]
-    settings: dict
-    snapshots: list[Snapshot]
-
-
-@dataclass(frozen=True)
-class Evicted:
-    id: int
-    name: str
-    size: int
-    why: str  # "age" or "size"
 
 
 class RunStore:
@@ -126,12 +75,12 @@ class RunStore:
     # ---- sessions --------------------------------------------------------------------------------------------
     def save_session(self, token: str, run_counter: int, current_run_id: int | None = None) -> None:
         with self._db() as db:
-            self._touch_session(db, token_hash(token), run_counter, current_run_id)
+            rows.touch_session(db, token_hash(token), run_counter, current_run_id)
 
     def session(self, token: str) -> SessionRecord | None:
         with self._db() as db:
             row = db.get(SessionRow, token_hash(token))
-            return row and SessionRecord(row.run_counter, row.current_run_id, _utc(row.created_at), _utc(row.seen_at))
+            return row and SessionRecord(row.run_counter, row.current_run_id, utc(row.created_at), utc(row.seen_at))
 
     # ---- writing a run ----------------------------------------------------------------------------------------
     def create_run(self, token: str, run: Run, status: str | None = None, reason: str = "", lesson: str | None = None,
@@ -140,18 +89,18 @@ class RunStore:
         run starts "queued"; an uploaded or demo run is "finished"."""
         status = status or (Status.QUEUED if run.source == "trained" else Status.FINISHED)
         lesson = lesson if lesson is not None else str(run.meta.get("lesson", ""))
-        now = _now()
+        moment = now()
         with self._db() as db:
             key = token_hash(token)
             if db.get(SessionRow, key) is None:
-                self._touch_session(db, key, 0, None)
+                rows.touch_session(db, key, 0, None)
             row = RunRow(session_hash=key, name=run.name[:200], source=run.source, config=run.cfg.to_json(),
                          meta=codec.dumps(run.meta), lesson=lesson[:100], fix_of=fix_of[:200], status=str(status),
-                         reason=reason, step=run.steps or 0, size=0, created_at=now, updated_at=now)
+                         reason=reason, step=run.steps or 0, size=0, created_at=moment, updated_at=moment)
             db.add(row)
             db.flush()
-            self._write_record(db, row.id, run.history, run.readings, (), (), {}, run.snapshots)
-            self._count_bytes(db, row.id)
+            rows.write_record(db, row.id, run.history, run.readings, (), (), {}, run.snapshots)
+            rows.count_size(db, row.id)
             return row.id
 
     def save_record(self, run_id: int, status: str, reason: str = "", step: int = 0,
@@ -161,10 +110,10 @@ class RunStore:
         """The run's status and record now (cheap: chart rows, readings, changes; only new snapshots are written).
         Each part replaces the stored one; a part left None stays as stored (a status-only save: just `status`)."""
         with self._db() as db:
-            row = self._run_row(db, run_id)
-            row.status, row.reason, row.step, row.updated_at = str(status), reason, int(step), _now()
-            self._write_record(db, run_id, history, readings, changes, nudges, settings, snapshots)
-            self._count_bytes(db, run_id)
+            row = rows.run_row(db, run_id)
+            row.status, row.reason, row.step, row.updated_at = str(status), reason, int(step), now()
+            rows.write_record(db, run_id, history, readings, changes, nudges, settings, snapshots)
+            rows.count_size(db, run_id)
 
     def save_progress(self, run_id: int, progress: Progress) -> None:
         """save_record from a trainer's published progress."""
@@ -183,13 +132,13 @@ class RunStore:
             data = checkpoints.to_bytes(cfg, G, D, {**meta, "padding": " "})
         step = int(step if step is not None else meta.get("steps", 0) or 0)
         with self._db() as db:
-            row = self._run_row(db, run_id)
+            row = rows.run_row(db, run_id)
             db.execute(delete(WeightsRow).where(WeightsRow.run_id == run_id, WeightsRow.kind == kind))
             db.add(WeightsRow(run_id=run_id, kind=kind, step=step, data=data, sha256=hashlib.sha256(data).hexdigest(),
-                              size=len(data), saved_at=_now()))
-            row.config, row.meta, row.updated_at = cfg.to_json(), codec.dumps(meta), _now()
+                              size=len(data), saved_at=now()))
+            row.config, row.meta, row.updated_at = cfg.to_json(), codec.dumps(meta), now()
             db.flush()
-            self._count_bytes(db, run_id)
+            rows.count_size(db, run_id)
         return len(data)
 
     # ---- reading ----------------------------------------------------------------------------------------------
@@ -197,12 +146,12 @@ class RunStore:
         """The session's runs, oldest first (no records, no weights)."""
         with self._db() as db:
             rows = db.scalars(select(RunRow).where(RunRow.session_hash == token_hash(token)).order_by(RunRow.id))
-            return [_summary(r) for r in rows]
+            return [summary(r) for r in rows]
 
     def load_record(self, run_id: int, token: str | None = None) -> RunRecord:
         """The run's record (RunGone when it is not in the store, or, with `token`, not that session's)."""
         with self._db() as db:
-            row = self._run_row(db, run_id, token)
+            row = rows.run_row(db, run_id, token)
             record = db.get(RecordRow, run_id)
             shots = db.scalars(select(SnapshotRow).where(SnapshotRow.run_id == run_id).order_by(SnapshotRow.step))
             try:
@@ -210,8 +159,8 @@ class RunStore:
                 meta = codec.loads(row.meta, "metadata", dict)
                 snapshots = [codec.snapshot_from(s) for s in shots]
                 if record is None:
-                    return RunRecord(_summary(row), cfg, meta, {}, [], [], [], {}, snapshots)
-                return RunRecord(_summary(row), cfg, meta, codec.history_from(record.history),
+                    return RunRecord(summary(row), cfg, meta, {}, [], [], [], {}, snapshots)
+                return RunRecord(summary(row), cfg, meta, codec.history_from(record.history),
                                  codec.readings_from(record.readings),
                                  codec.changes_from(record.changes, "live changes"),
                                  codec.changes_from(record.nudges, "step-mode updates"),
@@ -249,21 +198,21 @@ class RunStore:
     def mark_interrupted(self, idle_seconds: float = 0.0) -> list[int]:
         """Every run still queued, running or paused (and not written for `idle_seconds`: replicas sharing the
         database keep theirs) becomes stopped, "Stopped by a server restart at step N."; returns their ids."""
-        cutoff = _now() - timedelta(seconds=idle_seconds)
+        cutoff = now() - timedelta(seconds=idle_seconds)
         with self._db() as db:
-            rows = db.scalars(select(RunRow).where(RunRow.status.in_([str(s) for s in ACTIVE]),
-                                                   RunRow.updated_at <= cutoff).with_for_update()).all()
-            for row in rows:
+            stale = db.scalars(select(RunRow).where(RunRow.status.in_([str(s) for s in ACTIVE]),
+                                                    RunRow.updated_at <= cutoff).with_for_update()).all()
+            for row in stale:
                 row.status, row.reason = str(Status.STOPPED), f"Stopped by a server restart at step {row.step:,}."
-            return [r.id for r in rows]
+            return [r.id for r in stale]
 
     def evict(self, keep_days: float | None = None, max_bytes: int | None = None,
-              now: datetime | None = None) -> list[Evicted]:
+              at: datetime | None = None) -> list[Evicted]:
         """Let go the runs not written for `keep_days`, then the oldest others (never one still active) until the
         store fits `max_bytes`; defaults from the settings. Sessions with no runs left go after `keep_days` too."""
         keep_days = self.settings.keep_days if keep_days is None else keep_days
         max_bytes = self.settings.max_bytes if max_bytes is None else max_bytes
-        cutoff = (now or _now()) - timedelta(days=keep_days)
+        cutoff = (at or now()) - timedelta(days=keep_days)
         gone: list[Evicted] = []
         with self._db() as db:
             old = db.execute(select(RunRow.id, RunRow.name, RunRow.size).where(RunRow.updated_at < cutoff)).all()
@@ -280,7 +229,7 @@ class RunStore:
                     if i not in done:
                         gone.append(Evicted(i, n, b, "size"))
                         total -= b
-            self._delete_runs(db, [e.id for e in gone])
+            rows.delete_runs(db, [e.id for e in gone])
             has_runs = select(RunRow.id).where(RunRow.session_hash == SessionRow.token_hash).exists()
             db.execute(delete(SessionRow).where(SessionRow.seen_at < cutoff, ~has_runs))
         return gone
@@ -294,83 +243,3 @@ class RunStore:
                 yield db
         except SQLAlchemyError as e:
             raise StoreError(f"the run store at {self.safe_url} failed ({reason(e, self.url)})") from None
-
-    @staticmethod
-    def _touch_session(db: Session, key: str, run_counter: int, current_run_id: int | None) -> None:
-        now = _now()
-        row = db.get(SessionRow, key, with_for_update=True)
-        if row is None:
-            db.add(SessionRow(token_hash=key, run_counter=run_counter, current_run_id=current_run_id, created_at=now,
-                              seen_at=now))
-        else:
-            row.run_counter, row.current_run_id, row.seen_at = run_counter, current_run_id, now
-        db.flush()
-
-    @staticmethod
-    def _run_row(db: Session, run_id: int, token: str | None = None) -> RunRow:
-        row = db.get(RunRow, run_id)
-        if row is None or (token is not None and row.session_hash != token_hash(token)):
-            raise RunGone(f"run {run_id} is no longer in the store: runs are let go after GAN_EXPLORER_KEEP_DAYS "
-                          f"days, or when the store is full (GAN_EXPLORER_MAX_STORE)")
-        return row
-
-    @staticmethod
-    def _write_record(db: Session, run_id: int, history, readings, changes, nudges, settings,
-                      snapshots: Iterable[Snapshot] | None) -> None:
-        """Write the parts given (None: keep the stored one)."""
-        parts = dict(history=(history, codec.history_text), readings=(readings, codec.readings_text),
-                     changes=(changes, codec.changes_text), nudges=(nudges, codec.changes_text),
-                     settings=(settings, codec.dumps))
-        record = db.get(RecordRow, run_id)
-        if record is None:
-            record = RecordRow(run_id=run_id, history="{}", readings="[]", changes="[]", nudges="[]", settings="{}")
-            db.add(record)
-        for name, (value, text) in parts.items():
-            if value is not None:
-                setattr(record, name, text(value))
-        record.size = sum(len(getattr(record, name)) for name in parts)
-        if snapshots is None:
-            db.flush()
-            return
-        newest = {int(s.step): s for s in snapshots}  # one per step: a re-taken snapshot replaces its step's
-        keep = sorted(newest)[-MAX_SNAPSHOTS:]
-        # (step, has push) of those stored. Written: new steps, the newest (a re-taken snapshot replaces its step's),
-        # and those whose push map came or went (only the newest two carry one).
-        stored = dict(db.execute(select(SnapshotRow.step, SnapshotRow.push.is_not(None))
-                                 .where(SnapshotRow.run_id == run_id)).all())
-        rewrite = [s for s in keep if s not in stored or s == keep[-1] or stored[s] != (newest[s].push is not None)]
-        gone = (set(stored) - set(keep)) | (set(rewrite) & set(stored))
-        if gone:
-            db.execute(delete(SnapshotRow).where(SnapshotRow.run_id == run_id, SnapshotRow.step.in_(gone)))
-        db.add_all(SnapshotRow(run_id=run_id, **codec.snapshot_fields(newest[s])) for s in rewrite)
-        db.flush()
-
-    @staticmethod
-    def _count_bytes(db: Session, run_id: int) -> None:
-        parts = [select(func.coalesce(func.sum(t.size), 0)).where(t.run_id == run_id).scalar_subquery()
-                 for t in (RecordRow, SnapshotRow, WeightsRow)]
-        own = func.length(RunRow.config) + func.length(RunRow.meta)
-        db.execute(update(RunRow).where(RunRow.id == run_id).values(size=parts[0] + parts[1] + parts[2] + own))
-
-    @staticmethod
-    def _delete_runs(db: Session, ids: list[int]) -> None:
-        if not ids:
-            return
-        for table in (SnapshotRow, WeightsRow, RecordRow):
-            db.execute(delete(table).where(table.run_id.in_(ids)))
-        db.execute(update(SessionRow).where(SessionRow.current_run_id.in_(ids)).values(current_run_id=None))
-        db.execute(delete(RunRow).where(RunRow.id.in_(ids)))
-
-
-def _summary(row: RunRow) -> RunSummary:
-    return RunSummary(row.id, row.name, row.source, row.status, row.reason, row.step, row.lesson, row.fix_of, row.size,
-                      _utc(row.created_at), _utc(row.updated_at))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite gives times back without their zone: they are UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
