@@ -33,12 +33,14 @@ def touch_session(db: Session, key: str, run_counter: int, current_run_id: int |
         row.run_counter, row.current_run_id, row.seen_at = run_counter, current_run_id, moment
     db.flush()
 
+
 def run_row(db: Session, run_id: int, token: str | None = None) -> RunRow:
     row = db.get(RunRow, run_id)
     if row is None or (token is not None and row.session_hash != token_hash(token)):
         raise RunGone(f"run {run_id} is no longer in the store: runs are let go after GAN_EXPLORER_KEEP_DAYS "
                       f"days, or when the store is full (GAN_EXPLORER_MAX_STORE)")
     return row
+
 
 def write_record(db: Session, run_id: int, history, readings, changes, nudges, settings,
                   snapshots: Iterable[Snapshot] | None) -> None:
@@ -70,11 +72,13 @@ def write_record(db: Session, run_id: int, history, readings, changes, nudges, s
     db.add_all(SnapshotRow(run_id=run_id, **codec.snapshot_fields(newest[s])) for s in rewrite)
     db.flush()
 
+
 def count_size(db: Session, run_id: int) -> None:
     parts = [select(func.coalesce(func.sum(t.size), 0)).where(t.run_id == run_id).scalar_subquery()
              for t in (RecordRow, SnapshotRow, WeightsRow)]
     own = func.length(RunRow.config) + func.length(RunRow.meta)
     db.execute(update(RunRow).where(RunRow.id == run_id).values(size=parts[0] + parts[1] + parts[2] + own))
+
 
 def delete_runs(db: Session, ids: list[int]) -> None:
     if not ids:
@@ -83,4 +87,3 @@ def delete_runs(db: Session, ids: list[int]) -> None:
         db.execute(delete(table).where(table.run_id.in_(ids)))
     db.execute(update(SessionRow).where(SessionRow.current_run_id.in_(ids)).values(current_run_id=None))
     db.execute(delete(RunRow).where(RunRow.id.in_(ids)))
-

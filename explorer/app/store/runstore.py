@@ -145,8 +145,8 @@ class RunStore:
     def runs_of(self, token: str) -> list[RunSummary]:
         """The session's runs, oldest first (no records, no weights)."""
         with self._db() as db:
-            rows = db.scalars(select(RunRow).where(RunRow.session_hash == token_hash(token)).order_by(RunRow.id))
-            return [summary(r) for r in rows]
+            found = db.scalars(select(RunRow).where(RunRow.session_hash == token_hash(token)).order_by(RunRow.id))
+            return [summary(r) for r in found]
 
     def load_record(self, run_id: int, token: str | None = None) -> RunRecord:
         """The run's record (RunGone when it is not in the store, or, with `token`, not that session's)."""
