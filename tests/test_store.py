@@ -299,7 +299,8 @@ def test_settings_from_the_environment(tmp_path):
                        ({"GAN_EXPLORER_KEEP_DAYS": "-1"}, "above 0"),
                        ({"GAN_EXPLORER_MAX_STORE": "lots"}, "GAN_EXPLORER_MAX_STORE='lots' is not a size"),
                        ({"GAN_EXPLORER_DATABASE_URL": "mysql://u:secret@h/db"}, "SQLite or PostgreSQL"),
-                       ({"GAN_EXPLORER_DATABASE_URL": "not a url :secret"}, "is not a database URL")):
+                       ({"GAN_EXPLORER_DATABASE_URL": "not a url :secret"}, "is not a database URL"),
+                       ({"GAN_EXPLORER_DATABASE_URL": "sqlite://"}, "in-memory SQLite database would not outlive")):
         with pytest.raises(StoreError, match=match) as caught:
             StoreSettings.from_env({"GAN_EXPLORER_HOME": str(tmp_path), **env})
         assert "secret" not in str(caught.value)

@@ -69,6 +69,9 @@ def database_url(text: str | URL) -> URL:
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
         return url.set(drivername="postgresql+psycopg")
     if backend == "sqlite" and driver in ("", "pysqlite"):
+        if url.database in (None, "", ":memory:") or "mode=memory" in str(url.query):
+            raise StoreError("an in-memory SQLite database would not outlive the server (and each thread would see "
+                             "its own): give GAN_EXPLORER_DATABASE_URL a file, sqlite:///PATH")
         return url.set(drivername="sqlite")
     raise StoreError(f"the run store works on SQLite or PostgreSQL (through psycopg 3), not "
                      f"{url.drivername!r} ({safe(url)}); expected {URL_HELP}")
