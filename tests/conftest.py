@@ -2,6 +2,8 @@
 
 - `digits`: the embedded MNIST sample, loaded once per test session.
 - `tiny_trained`, `tiny_conditional`: tiny GANs trained briefly, shared by the latent-space tests.
+- `postgres_server`: a real PostgreSQL server for the test session (tests/postgres_support.py); `database_url`:
+  a fresh store database per test, on SQLite and on that server (skips outside CI when PostgreSQL is missing).
 - `roomy_registry`: a fresh process-wide job backend with room for four jobs, for the AppTest modules
   (which all share it, as browser sessions share one server); closed at the module's end.
 
@@ -24,6 +26,7 @@ import leftovers
 import pytest
 import torch
 from browser_support import REPO_ROOT, StreamlitServer, launch_chromium, output_dir, require_chromium
+from postgres_support import database_url, postgres_server  # noqa: F401 (fixtures for the store's tests)
 
 # Loopback (and inline data) only: anything else the page asks for is refused.
 LOCAL_ONLY = re.compile(r"^(?!(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:|about:)")

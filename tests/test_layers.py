@@ -17,6 +17,8 @@ BREAKS = [  # (where the module would stand, what it imports): each must fail
     ("explorer/app/probe.py", "import streamlit as st"),
     ("explorer/app/probe.py", "from ..ui import state"),
     ("explorer/app/probe.py", "from ..bench import quality"),
+    ("explorer/app/store/probe.py", "import streamlit"),  # the run store is a service too
+    ("explorer/app/store/probe.py", "from explorer.ui import state"),
     ("explorer/bench/probe.py", "from ..ui import live"),
     ("explorer/bench/probe.py", "import streamlit"),
 ]
