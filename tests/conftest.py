@@ -2,7 +2,7 @@
 
 - `digits`: the embedded MNIST sample, loaded once per test session.
 - `tiny_trained`, `tiny_conditional`: tiny GANs trained briefly, shared by the latent-space tests.
-- `postgres_server`: a real PostgreSQL server for the test session (tests/postgres_support.py); `database_url`:
+- `postgres_server`: a real PostgreSQL server per test module (tests/postgres_support.py); `database_url`:
   a fresh store database per test, on SQLite and on that server (skips outside CI when PostgreSQL is missing).
 - `roomy_registry`: a fresh process-wide job backend with room for four jobs, for the AppTest modules
   (which all share it, as browser sessions share one server); closed at the module's end.
