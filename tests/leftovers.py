@@ -55,8 +55,8 @@ def descendants(root: int | None = None) -> dict[int, str]:
 
 
 def open_backends() -> list:
-    """Backends this process still has (explorer.app.jobs.Backend) with a job not yet done or a watchdog running."""
-    from explorer.app.jobs import Backend
+    """Backends this process still has (explorer.app.backend.Backend) with a job not yet done or a watchdog running."""
+    from explorer.app.backend import Backend
 
     found = []
     for obj in gc.get_objects():

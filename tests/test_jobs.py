@@ -1,5 +1,5 @@
-"""Jobs and their backend without Streamlit (explorer/app/jobs.py, run by the thread backend): the cap, the queue,
-the run-time limit, session end, and what a job's view says."""
+"""Jobs and their backend without Streamlit (explorer/app/jobs.py and explorer/app/backend.py, run by the thread
+backend): the cap, the queue, the run-time limit, session end, and what a job's view says."""
 
 from explorer.app.jobs import JobSpec
 from explorer.app.limits import Limits

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from .jobs import Backend
+from .backend import Backend
 from .limits import Limits
 
 

@@ -3,7 +3,8 @@ record (explorer.resume), with the live settings it had, for what is left of its
 
 from __future__ import annotations
 
-from .jobs import Backend, Job, JobSpec
+from .backend import Backend
+from .jobs import Job, JobSpec
 from .session import Session
 
 

@@ -30,7 +30,8 @@ from ..memory import kept_bytes
 from ..nets import build
 from ..progress import Progress
 from ..trainer import TrainedModel
-from .jobs import Backend, Job, JobSpec, Refused
+from .backend import Backend
+from .jobs import Job, JobSpec, Refused
 from .kept_runs import runs_budget
 from .limits import Limits, env_number
 from .ray_actor import TrainerActor, fill, reading_key, snapshot_key

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 
 from ..config import Budget, GANConfig
-from .jobs import Backend, Job, JobSpec
+from .backend import Backend
+from .jobs import Job, JobSpec
 from .runs import Run
 
 MAX_RUNS = 6  # runs kept per session; each holds a generator and a discriminator in memory

@@ -21,7 +21,8 @@ from ..data import Digits
 from ..data import load as load_data
 from ..progress import Progress
 from ..trainer import Trainer
-from .jobs import Backend, Job, JobSpec
+from .backend import Backend
+from .jobs import Job, JobSpec
 from .kept_runs import runs_budget
 from .limits import Limits, tune_process
 

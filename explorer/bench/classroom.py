@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .. import presets
-from ..app.jobs import Backend
+from ..app.backend import Backend
 from ..app.limits import Limits
 from ..app.session import Session
 from ..config import Budget

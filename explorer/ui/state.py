@@ -19,7 +19,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from .. import quality
 from ..app import backends
-from ..app.jobs import Backend, Job
+from ..app.backend import Backend
+from ..app.jobs import Job
 from ..app.limits import env_number
 from ..app.runs import Run
 from ..app.session import KEEP_SECONDS, Session, Sessions

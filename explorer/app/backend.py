@@ -1,0 +1,163 @@
+"""The queue and watchdog every backend shares: a `Backend` admits jobs while there is room, queues the rest first
+come first served, and stops jobs whose session is gone or whose time is up. Backends say how a job trains
+(explorer.app.threads, explorer.app.ray_backend) and when there is room."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from .jobs import Job, JobSpec, Refused
+from .kept_runs import KeptRuns
+from .limits import Limits, duration
+
+log = logging.getLogger(__name__)
+
+
+class Backend(ABC):
+    """Admits jobs while there is room (`_has_room`), queues the rest first come first served, and watches
+    them (session gone, run too long) from a watchdog thread."""
+
+    def __init__(self, limits: Limits, is_alive: Callable[[str], bool] | None = None,
+                 clock: Callable[[], float] = time.monotonic, watch_every: float | None = 1.0):
+        self.limits = limits
+        self.is_alive = is_alive or (lambda session_id: True)
+        self.clock = clock
+        self.running: list[Job] = []
+        self.queue: list[Job] = []
+        self._gone_since: dict[int, float] = {}
+        self._lock = threading.RLock()
+        self.kept = KeptRuns()  # the finished runs this server's sessions keep (explorer.app.kept_runs)
+        self._watchdog = None
+        if watch_every:
+            self._stop_watching = threading.Event()
+            self._watchdog = threading.Thread(target=self._watch, args=(watch_every,), name="gan-job-watchdog",
+                                              daemon=True)
+            self._watchdog.start()
+
+    @abstractmethod
+    def _make_job(self, spec: JobSpec) -> Job:
+        """This backend's kind of job for `spec`, on the backend's clock."""
+
+    @abstractmethod
+    def _has_room(self, job: Job) -> bool:
+        """Whether `job` can start now, beside the running ones."""
+
+    @abstractmethod
+    def _check_fits(self, spec: JobSpec) -> None:
+        """Raise Refused if `spec` could never run here, however long it waited (memory, a cluster's nodes)."""
+
+    def capacity(self) -> int:
+        """How many jobs can train at once (what the queue's cap scales with)."""
+        return self.limits.max_jobs
+
+    def waiting(self) -> int:
+        """Jobs waiting for a slot."""
+        with self._lock:
+            return len(self.queue)
+
+    def check_admission(self, spec: JobSpec) -> None:
+        """Raise Refused now, at Start, if this backend would not take `spec`: it could never fit, or the queue is
+        full. Nothing is queued or built."""
+        self._check_fits(spec)
+        waiting, cap = self.waiting(), self.limits.queue_cap(self.capacity())
+        if waiting >= cap:
+            raise Refused("server", f"every training slot is busy and its queue is full ({waiting} runs are waiting); "
+                                    f"try again in a few minutes, when some have finished")
+
+    def submit(self, spec: JobSpec) -> Job:
+        """Queue `spec` as a job (it starts at once when there is room); Refused if the server will not take it."""
+        job = self._make_job(spec)
+        with self._lock:
+            self.check_admission(spec)
+            job._backend = self
+            self.queue.append(job)
+            self._fill()
+        return job
+
+    def position(self, job: Job) -> int:
+        with self._lock:
+            return self.queue.index(job) + 1 if job in self.queue else 0
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"running": len(self.running), "queued": len(self.queue), "max_jobs": self.limits.max_jobs}
+
+    def check(self) -> None:
+        """One watchdog pass: stop jobs whose session is gone or whose time is up."""
+        now = self.clock()
+        with self._lock:
+            jobs = self.running + self.queue
+        for job in jobs:
+            key = id(job)
+            if self._alive(job):
+                self._gone_since.pop(key, None)
+            else:
+                gone = self._gone_since.setdefault(key, now)
+                if now - gone >= self.limits.session_grace:
+                    job.stop("Stopped because its browser session ended.")
+                    continue
+            if job.started is not None and job.wall_seconds() > self.limits.max_run_seconds:
+                job.stop(f"Stopped after {duration(self.limits.max_run_seconds)}, the longest one run may take "
+                         f"on this server.")
+        with self._lock:  # memory let go since the last pass (a kept run: explorer.app.kept_runs) may make room
+            self._fill()
+
+    def close(self, wait: float = 0.0) -> None:
+        """Stop every job and the watchdog (tests, server shutdown), and give running jobs up to `wait`
+        seconds in all to end their step."""
+        if self._watchdog is not None:
+            self._stop_watching.set()
+        with self._lock:
+            jobs = self.running + self.queue
+        for job in jobs:
+            job.stop("The server is shutting down.")
+        if jobs:
+            log.warning("backend closed: stopped %d training job(s)", len(jobs))
+        deadline = time.monotonic() + wait
+        for job in jobs:
+            job.wait(max(0.0, deadline - time.monotonic()))
+        if self._watchdog is not None:  # it ends within one pass: nothing of a closed backend keeps running
+            self._watchdog.join(timeout=max(1.0, deadline - time.monotonic()))
+
+    # ---- internals ------------------------------------------------------------------------
+    def _alive(self, job: Job) -> bool:
+        try:
+            return bool(self.is_alive(job.session_id))
+        except Exception:  # a liveness probe that fails must not stop anyone's training
+            log.exception("session liveness check failed")
+            return True
+
+    def _fill(self) -> None:
+        while self.queue and self._has_room(self.queue[0]):
+            job = self.queue.pop(0)
+            self.running.append(job)
+            job._start(self)
+
+    def _release(self, job: Job) -> None:
+        if job._model is not None:  # booked before its place is freed, so the next job is admitted beside it
+            self.kept.book(job._model)
+        with self._lock:
+            if job in self.running:
+                self.running.remove(job)
+            self._gone_since.pop(id(job), None)
+            self._fill()
+
+    def _dequeue(self, job: Job) -> bool:
+        """Take a waiting job out of the queue; False if it is not waiting (it started, or never queued)."""
+        with self._lock:
+            if job not in self.queue:
+                return False
+            self.queue.remove(job)
+            self._gone_since.pop(id(job), None)
+            return True
+
+    def _watch(self, every: float) -> None:
+        while not self._stop_watching.wait(every):
+            try:
+                self.check()
+            except Exception:  # keep watching whatever happens
+                log.exception("job watchdog pass failed")
