@@ -10,10 +10,13 @@ copied every few seconds.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
 
+from .config import GANConfig
+from .nets import build
 from .progress import Progress
 
 
@@ -56,3 +59,21 @@ def apply(trainer, weights: Weights) -> None:
     trainer.changes = list(p.changes)
     if trainer.meter is not None:
         trainer.meter.readings = list(p.readings)
+
+
+def model_from(cfg: GANConfig, weights: Weights, name: str):
+    """The model a run that could not end by itself leaves (its machine lost, its server restarted): its networks as
+    they were at `weights`, the generator people see being the weight average where there is one
+    (explorer.trainer.TrainedModel)."""
+    from .trainer import TrainedModel  # the trainer imports this module
+
+    G, D = build(cfg)
+    G.load_state_dict(weights.G)
+    D.load_state_dict(weights.D)
+    if weights.generator is not None:
+        G.load_state_dict(weights.generator)
+    p = weights.progress
+    meta = {"digits": cfg.digits, "steps": p.step, "epochs": p.epoch, "images_seen": p.images_seen,
+            "seconds": round(p.seconds, 3), "final_metrics": p.history.last(), "name": name,
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return TrainedModel(cfg, G.eval(), D.eval(), meta, p)

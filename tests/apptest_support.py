@@ -30,6 +30,18 @@ def app(page: str | None = None, timeout: float = 60, **params) -> AppTest:
     return at.run()
 
 
+def close_services() -> None:
+    """Close the app's process-wide services as a server's stop does (the backend, then the run store's writer, which
+    saves what the backend's stop left), and forget them: the next test module makes its own."""
+    from explorer.ui import state
+
+    state.registry().close(wait=10)
+    state.registry.clear()
+    state.saver().close()
+    state.saver.clear()
+    state.sessions.clear()
+
+
 @contextlib.contextmanager
 def registry_with(monkeypatch, **env):
     """The process-wide backend (explorer.ui.state.registry) made anew under `env` for one test, and closed after

@@ -18,15 +18,26 @@ Browser tests (see tests/browser_support.py):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
+import os
 import re
+import shutil
+import tempfile
 
 import leftovers
 import pytest
 import torch
+from apptest_support import close_services
 from browser_support import REPO_ROOT, StreamlitServer, launch_chromium, output_dir, require_chromium
 from postgres_support import database_url, postgres_server  # noqa: F401 (fixtures for the store's tests)
+
+# The app's data folder (its run store) for this test run, never the user's or a database of theirs: every server and
+# AppTest of the run shares it unless a test gives its own; removed at exit, after the app's exit handlers saved.
+os.environ.pop("GAN_EXPLORER_DATABASE_URL", None)
+os.environ["GAN_EXPLORER_HOME"] = tempfile.mkdtemp(prefix="gan-explorer-tests-")
+atexit.register(shutil.rmtree, os.environ["GAN_EXPLORER_HOME"], ignore_errors=True)
 
 # Loopback (and inline data) only: anything else the page asks for is refused.
 LOCAL_ONLY = re.compile(r"^(?!(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:|about:)")
@@ -111,8 +122,7 @@ def roomy_registry():
     mp.setenv("GAN_EXPLORER_MAX_JOBS", "4")
     state.registry.clear()
     yield
-    state.registry().close()
-    state.registry.clear()
+    close_services()
     mp.undo()
     torch.set_num_threads(threads)
 

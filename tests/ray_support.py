@@ -65,8 +65,9 @@ def ray_registry(address: str, **env):
     try:
         yield state.registry()
     finally:
-        state.registry().close(wait=10)
-        state.registry.clear()
+        from apptest_support import close_services
+
+        close_services()
         mp.undo()
 
 

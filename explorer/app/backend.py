@@ -15,6 +15,7 @@ from .kept_runs import KeptRuns
 from .limits import Limits, duration
 
 log = logging.getLogger(__name__)
+SHUTDOWN_NOTE = "The server is shutting down."  # why close() stopped a job (the run store keeps it as a restart)
 
 
 class Backend(ABC):
@@ -114,7 +115,7 @@ class Backend(ABC):
         with self._lock:
             jobs = self.running + self.queue
         for job in jobs:
-            job.stop("The server is shutting down.")
+            job.stop(SHUTDOWN_NOTE)
         if jobs:
             log.warning("backend closed: stopped %d training job(s)", len(jobs))
         deadline = time.monotonic() + wait

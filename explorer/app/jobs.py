@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..config import Budget, ConfigError, GANConfig
@@ -47,6 +48,8 @@ class JobSpec:
     fix_of: str = ""  # with a lesson: the name of the run whose fix this run tries
     measure: bool = True  # run the live quality meter
     start_from: Weights | None = None  # a lost run's last weights and record, to train on from
+    # The run's own key, whatever becomes of it (job, finished run, row of the run store: explorer.app.saver).
+    key: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False)
 
     def check(self) -> None:
         """Raise ConfigError or DataError now, at Start, for what would fail once the job runs."""
@@ -142,6 +145,12 @@ class Job(ABC):
     def _control(self, action: str, **changes) -> None:
         """Pass "pause", "resume", "stop", "update" (with the changes), "nudge" (update=) or "slow_motion"
         (steps_per_second=) to the trainer, as the trainer's method of that name."""
+
+    @property
+    def last_weights(self):
+        """The newest copy of the run's weights and record taken while it trains (explorer.resume.Weights; every
+        half minute or so, for the run store: explorer.app.saver), or None before the first."""
+        return None
 
     def resume_point(self):
         """For a job whose machine was lost: its last weights and record (explorer.resume.Weights) to train on

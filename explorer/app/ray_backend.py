@@ -27,9 +27,7 @@ from pathlib import Path
 from .. import live_settings, resume
 from ..config import GANConfig
 from ..memory import kept_bytes
-from ..nets import build
 from ..progress import Progress
-from ..trainer import TrainedModel
 from .backend import Backend
 from .jobs import Job, JobSpec, Refused
 from .kept_runs import runs_budget
@@ -189,7 +187,7 @@ class RayJob(Job):
         at = self._progress.step
         kept = self._weights
         if kept is not None:
-            self._model = model_from(self.spec.cfg, kept, self.name)
+            self._model = resume.model_from(self.spec.cfg, kept, self.name)
             saved = (f" The charts show it as it was at step {at:,}; the last weights this server received are from "
                      f"step {kept.step:,}, and they are kept: you can go on training from them.")
         else:
@@ -203,20 +201,6 @@ class RayJob(Job):
         with contextlib.suppress(Exception):  # already gone
             self.ray.kill(self.actor, no_restart=True)  # free its CPUs and memory on the cluster now
         self._finish()
-
-
-def model_from(cfg: GANConfig, weights: resume.Weights, name: str) -> TrainedModel:
-    """The model a lost run leaves: its networks as they were at the last weights received."""
-    G, D = build(cfg)
-    G.load_state_dict(weights.G)
-    D.load_state_dict(weights.D)
-    if weights.generator is not None:
-        G.load_state_dict(weights.generator)
-    p = weights.progress
-    meta = {"digits": cfg.digits, "steps": p.step, "epochs": p.epoch, "images_seen": p.images_seen,
-            "seconds": round(p.seconds, 3), "final_metrics": p.history.last(), "name": name,
-            "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    return TrainedModel(cfg, G.eval(), D.eval(), meta, p)
 
 
 class RayBackend(Backend):

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 
 import torch
@@ -35,6 +36,8 @@ class Run:
     readings: list = field(default_factory=list)  # the quality meter's, for runs trained here
     # What the latent pages derive from the generator once (principal directions, ...), kept with it.
     cache: dict = field(default_factory=dict, compare=False, repr=False)
+    # Its own key: its job's (JobSpec.key), or a new one; the run store's writer knows its row by it.
+    key: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False, repr=False)
 
     @classmethod
     def from_job(cls, job: Job) -> Run | None:
@@ -52,7 +55,7 @@ class Run:
                                "looks_real": round(last.looks_real, 4), "fid": round(last.fid, 3),
                                "fid_floor": round(last.fid_floor, 3)}
         return cls(job.name, model.cfg, model.G, model.D, meta, view.history, list(view.snapshots),
-                   readings=list(view.readings))
+                   readings=list(view.readings), key=job.spec.key)
 
     @classmethod
     def from_upload(cls, data: bytes, filename: str) -> Run:

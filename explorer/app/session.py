@@ -32,6 +32,7 @@ class Session:
         self.run_counter = 0
         self.adopted = False  # the job's run has joined `runs`
         self.offer: Run | None = None  # a run that finished while another was current: offered, never switched to
+        self.notes: list[str] = []  # what the next page should say once (a run the store could not bring back)
 
     # ---- the job -----------------------------------------------------------------------------
     def start(self, backend: Backend, cfg: GANConfig, budget: Budget, lesson: str = "", fix_of: str = "") -> Job:
@@ -90,8 +91,10 @@ class Sessions:
     """The server's sessions by token. `is_active(tab_id)` says whether a browser tab is still connected."""
 
     def __init__(self, is_active: Callable[[str], bool] = lambda tab_id: True, keep_seconds: float = KEEP_SECONDS,
-                 max_sessions: int = MAX_SESSIONS, clock: Callable[[], float] = time.monotonic):
+                 max_sessions: int = MAX_SESSIONS, clock: Callable[[], float] = time.monotonic,
+                 restore: Callable[[str], Session | None] | None = None):
         self.is_active, self.keep_seconds, self.max_sessions, self.clock = is_active, keep_seconds, max_sessions, clock
+        self.restore = restore  # a session this server does not hold, from the run store (explorer.app.saver)
         self._sessions: dict[str, Session] = {}
         self._tabs: dict[str, set[str]] = {}  # token -> the tabs that showed it
         self._gone_since: dict[str, float] = {}
@@ -107,12 +110,22 @@ class Sessions:
         return session
 
     def find(self, token: str, tab_id: str = "") -> Session | None:
-        """The session under `token`, now shown by `tab_id` too; None if there is none (any more)."""
+        """The session under `token`, now shown by `tab_id` too; None if there is none (any more). One this server
+        does not hold is brought back from the run store, when there is one (StoreError when it cannot say)."""
         with self._lock:
             session = self._sessions.get(token)
+        if session is None and token and self.restore is not None:
+            restored = self.restore(token)
+            with self._lock:  # another tab may have brought it back meanwhile: keep the first
+                session = self._sessions.setdefault(token, restored) if restored is not None else None
         if session is not None:
             self.attach(token, tab_id)
         return session
+
+    def all(self) -> list[Session]:
+        """Every session this server holds now."""
+        with self._lock:
+            return list(self._sessions.values())
 
     def attach(self, token: str, tab_id: str) -> None:
         if not tab_id:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from .. import live_settings
+from .. import live_settings, resume
 from ..data import Digits
 from ..data import load as load_data
 from ..progress import Progress
@@ -27,6 +27,8 @@ from .kept_runs import runs_budget
 from .limits import Limits, tune_process
 
 log = logging.getLogger(__name__)
+FIRST_WEIGHTS_SECONDS = 10.0  # a copy of the weights this long into a run, then every WEIGHTS_SECONDS (run store)
+WEIGHTS_SECONDS = 30.0
 
 
 class ThreadJob(Job):
@@ -40,6 +42,12 @@ class ThreadJob(Job):
         self._asked: list[tuple[str, dict]] = []  # control that came before the trainer was built
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._weights: resume.Weights | None = spec.start_from
+        self._next_copy = 0.0
+
+    @property
+    def last_weights(self) -> resume.Weights | None:
+        return self._weights
 
     def _launch(self) -> None:
         self._thread = threading.Thread(target=self._work, name=f"gan-job-{self.name}", daemon=True)
@@ -55,7 +63,8 @@ class ThreadJob(Job):
                 self._trainer = trainer
                 for action, changes in self._asked:
                     _send(trainer, action, changes)
-            trainer.run(self.spec.budget)
+            self._next_copy = time.monotonic() + FIRST_WEIGHTS_SECONDS
+            trainer.run(self.spec.budget, on_step=lambda _: self._copy_weights(trainer))
             self._final = trainer.state()
             if trainer.step_count > 0:
                 self._model = trainer.trained_model(name=self.name)
@@ -68,6 +77,12 @@ class ThreadJob(Job):
                     self._final = self._trainer.state()
                 self._trainer = None  # optimizers, data on the device, rollback copies: let go
             self._finish()
+
+    def _copy_weights(self, trainer: Trainer) -> None:
+        """Between two steps, on the training thread: a CPU copy of the weights now and then (a few milliseconds)."""
+        if time.monotonic() >= self._next_copy:
+            self._weights = resume.take(trainer)
+            self._next_copy = time.monotonic() + WEIGHTS_SECONDS
 
     def _control(self, action: str, **changes) -> None:
         with self._lock:

@@ -16,6 +16,10 @@ PAGE_PARAMS = {"train": None, "latent": ("z", "digit", "model")}  # None: every 
 def show(page: str, poll_job: bool) -> None:
     """Adopt a finished run, then draw the sidebar; with `poll_job`, a line about the training job. `page` is the
     page's url path ("" for Home)."""
+    if problem := state.store_problem():  # a server that cannot keep runs trains none, and says why to everyone
+        st.error(f"This server cannot start: {problem}. Nothing can be trained or kept until that is fixed; then "
+                 f"reload this page.", icon=":material/database:")
+        st.stop()
     state.session()  # this tab's session, found again by the address's token after a reload
     state.say_if_gone()
     _drop_other_pages_params(page)

@@ -23,7 +23,9 @@ from ..app.backend import Backend
 from ..app.jobs import Job
 from ..app.limits import env_number
 from ..app.runs import Run
+from ..app.saver import Saver
 from ..app.session import KEEP_SECONDS, Session, Sessions
+from ..app.store import RunStore, StoreError
 from ..config import Budget, GANConfig
 from ..data import DataError
 from ..data import load as load_data
@@ -43,18 +45,42 @@ def tab_alive(tab_id: str) -> bool:
 
 
 @st.cache_resource(show_spinner=False)
+def saver() -> Saver:
+    """The run store (GAN_EXPLORER_DATABASE_URL; by default a SQLite file in GAN_EXPLORER_HOME) and the thread that
+    writes every session's runs to it. Opened when the server serves its first page; runs still marked as training
+    there (not written for a minute: other replicas' go on) were cut off by the last stop or crash. StoreError
+    (not cached: the next page tries again) when the store cannot be used."""
+    store = RunStore.open()
+    store.mark_interrupted(idle_seconds=60)
+    made = Saver(store, lambda: sessions().all())
+    atexit.register(made.close)  # before the backend's close is registered, so it runs after it (last in, first out)
+    return made
+
+
+def store_problem() -> str:
+    """Why the run store cannot be used, in words, or ""; nothing trains or is kept until it can."""
+    try:
+        saver()
+    except StoreError as e:
+        return str(e)
+    return ""
+
+
+@st.cache_resource(show_spinner=False)
 def sessions() -> Sessions:
     """The server's sessions by token; one is kept GAN_EXPLORER_SESSION_KEEP seconds (default 1800) after its
-    last tab closed, so a student who comes back finds the run."""
+    last tab closed, so a student who comes back finds the run. One this server does not hold (it restarted) is
+    brought back from the run store."""
     keep = env_number(os.environ, "GAN_EXPLORER_SESSION_KEEP", KEEP_SECONDS, float, 0.0)
-    return Sessions(is_active=tab_alive, keep_seconds=keep)
+    return Sessions(is_active=tab_alive, keep_seconds=keep, restore=lambda token: saver().restore(token))
 
 
 @st.cache_resource(show_spinner=False)
 def registry() -> Backend:
     """The process-wide job backend (threads, or a Ray cluster with GAN_EXPLORER_RAY_ADDRESS); its limits come from
     the GAN_EXPLORER_* environment variables. A job trains while a tab shows its session (the session's token is
-    the job's owner)."""
+    the job's owner). The run store comes first: a server that cannot keep runs trains none (StoreError)."""
+    saver()
     made = backends.from_env(is_alive=lambda token: sessions().alive(token))
     # At server shutdown, end each job between steps rather than killing its thread mid-step with the process.
     atexit.register(made.close, wait=SHUTDOWN_WAIT_SECONDS)
@@ -85,7 +111,14 @@ def session() -> Session:
     ss = st.session_state
     if "gan_session" not in ss:
         token = st.query_params.get(TOKEN, "")
-        found = sessions().find(token, tab_id()) if token else None
+        try:
+            found = sessions().find(token, tab_id()) if token else None
+        except StoreError as e:  # the store cannot say now: a fresh session, and the reason on the page
+            log.warning("a session could not be brought back from the run store: %s", e)
+            ss.session_notes = [f"Your earlier session could not be read from the run store ({e}). This is a fresh "
+                                f"start; reload this page later to try again."]
+            found = None
+            token = ""
         ss.session_gone = bool(token) and found is None
         ss.gan_session = found or sessions().new(tab_id())
     token = ss.gan_session.token
@@ -95,12 +128,20 @@ def session() -> Session:
 
 
 def say_if_gone() -> None:
-    """Once, on the first page after a reload whose session the server no longer has: say so plainly."""
+    """Once, on the first page after a reload whose session the server no longer has: say so plainly. Likewise what
+    the run store could not bring back; and, while it lasts, that progress is not being saved."""
     if st.session_state.pop("session_gone", False):
-        minutes = sessions().keep_seconds / 60
-        st.warning(f"Your earlier session is no longer on this server, so its runs and any training are gone: the "
-                   f"server was restarted, or the session was left for more than {minutes:g} minutes. This is a "
-                   f"fresh start.", icon=":material/history:")
+        days = saver().store.settings.keep_days
+        st.warning(f"Your earlier session is no longer on this server, so its runs are gone: runs are kept "
+                   f"{days:g} days after their last change (GAN_EXPLORER_KEEP_DAYS), and the oldest go first when "
+                   f"the store is full. This is a fresh start.", icon=":material/history:")
+    notes = st.session_state.pop("session_notes", []) + session().notes
+    session().notes = []
+    for note in notes:
+        st.warning(note, icon=":material/history:")
+    if problem := saver().problem:
+        st.warning(f"Your progress is not being saved right now: {problem}. Training goes on, and what it does is "
+                   f"saved as soon as the run store answers again.", icon=":material/cloud_off:")
 
 
 # ---- the session's job ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ from .errors import RunGone, StoreError
 from .rows import token_hash
 from .runstore import RunStore
 from .settings import StoreSettings
-from .values import Evicted, RunRecord, RunSummary, SessionRecord
+from .values import Evicted, RunRecord, RunSummary, SessionRecord, restart_reason
 
 __all__ = ["Evicted", "RunGone", "RunRecord", "RunStore", "RunSummary", "SessionRecord", "StoreError",
-           "StoreSettings", "token_hash"]
+           "StoreSettings", "restart_reason", "token_hash"]

@@ -27,7 +27,7 @@ from .errors import StoreError
 from .rows import token_hash
 from .schema import RecordRow, RunRow, SessionRow, SnapshotRow, WeightsRow
 from .settings import StoreSettings, database_url, private_sqlite_file, safe
-from .values import Evicted, RunRecord, RunSummary, SessionRecord, now, summary, utc
+from .values import Evicted, RunRecord, RunSummary, SessionRecord, now, restart_reason, summary, utc
 
 ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED)
 KINDS = ("latest", "final")
@@ -203,7 +203,7 @@ class RunStore:
             stale = db.scalars(select(RunRow).where(RunRow.status.in_([str(s) for s in ACTIVE]),
                                                     RunRow.updated_at <= cutoff).with_for_update()).all()
             for row in stale:
-                row.status, row.reason = str(Status.STOPPED), f"Stopped by a server restart at step {row.step:,}."
+                row.status, row.reason = str(Status.STOPPED), restart_reason(row.step)
             return [r.id for r in stale]
 
     def evict(self, keep_days: float | None = None, max_bytes: int | None = None,

@@ -9,6 +9,12 @@ from ...config import GANConfig
 from ...progress import Change, Snapshot
 from .schema import RunRow
 
+RESTART_REASON = "Stopped by a server restart at step {step:,}."  # a run the server's stop or crash ended
+
+
+def restart_reason(step: int) -> str:
+    return RESTART_REASON.format(step=step)
+
 
 @dataclass(frozen=True)
 class SessionRecord:
@@ -32,6 +38,11 @@ class RunSummary:
     size: int  # bytes stored
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def interrupted(self) -> bool:
+        """Ended by a server's stop or crash, not by itself or its student: it can train on from its last save."""
+        return self.status == "stopped" and self.reason.startswith(RESTART_REASON.split("{")[0])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,204 @@
+"""Runs that outlive the server (explorer/app/saver.py and explorer/app/restore.py), on SQLite and PostgreSQL: a
+session's runs are written while they train, and a new server on the same store brings the session back: finished
+runs whole, the run that was training stopped by the restart, and training goes on from its last save."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from explorer.app import continuation, threads
+from explorer.app.limits import Limits
+from explorer.app.restore import RestoredJob
+from explorer.app.runs import Run
+from explorer.app.saver import Saver
+from explorer.app.session import Sessions
+from explorer.app.store import RunStore
+from explorer.app.store.schema import WeightsRow
+from explorer.app.threads import ThreadBackend
+from explorer.config import Budget
+from explorer.progress import Status
+from tiny import tiny, wait_until
+
+FOREVER = Budget("steps", 10**7)
+
+
+class Server:
+    """One app server's services, as explorer.ui.state makes them: its backend, its sessions and its saver (whose
+    rounds the tests run themselves), on the store at `url`."""
+
+    def __init__(self, url: str, digits):
+        self.store = RunStore.open(url)
+        self.backend = ThreadBackend(Limits(max_jobs=2), watch_every=None, set_threads=False, data=digits)
+        self.sessions = Sessions(restore=lambda token: self.saver.restore(token))
+        self.saver = Saver(self.store, self.sessions.all, every=None, weights_every=0.0)
+
+    def crash(self) -> None:
+        """As `kill -9` leaves it: nothing more is written (the jobs are stopped only to free the CPU)."""
+        self.saver.closing = True
+        self.backend.close(wait=10)
+        self.store.close()
+
+    def stop(self) -> None:
+        """A clean stop: the backend stops its jobs, then the saver's last round."""
+        self.backend.close(wait=10)
+        self.saver.close()
+
+
+@pytest.fixture
+def servers(database_url, digits, monkeypatch):
+    monkeypatch.setattr(threads, "FIRST_WEIGHTS_SECONDS", 0.0)  # a copy of the weights every step, not every 30 s
+    monkeypatch.setattr(threads, "WEIGHTS_SECONDS", 0.0)
+    made: list[Server] = []
+
+    def start() -> Server:
+        made.append(Server(database_url, digits))
+        return made[-1]
+
+    yield start
+    for server in made:
+        server.backend.close(wait=10)
+        server.store.close()
+
+
+def finished_run(server: Server, steps: int = 20):
+    session = server.sessions.new()
+    job = session.start(server.backend, tiny(), Budget("steps", steps))
+    assert job.wait(60)
+    session.sync()
+    assert server.saver.save_now()
+    return session
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_a_finished_run_comes_back_whole_after_a_crash(servers):
+    first = servers()
+    session = finished_run(first)
+    run = session.current
+    first.crash()
+
+    second = servers()
+    back = second.sessions.find(session.token)
+    assert back is not None and back is not session and [r.name for r in back.runs] == ["Run 1"]
+    again = back.current
+    assert again.name == run.name and again.cfg == run.cfg and again.history == run.history
+    assert same_weights(again.G, run.G) and same_weights(again.D, run.D)
+    z = torch.randn(16, run.cfg.latent_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(again.G(z), run.G(z))  # the same samples
+    assert [s.step for s in again.snapshots] == [s.step for s in run.snapshots]
+    assert torch.equal(again.snapshots[-1].images, run.snapshots[-1].images)
+    assert back.run_counter == 1 and back.job is None
+    assert second.sessions.find("not-a-token") is None
+
+
+def test_a_run_training_at_a_crash_is_stopped_by_the_restart_and_goes_on_from_its_last_save(servers):
+    first = servers()
+    session = first.sessions.new()
+    job = session.start(first.backend, tiny(), FOREVER)
+    wait_until(lambda: job.last_weights is not None and job.last_weights.step >= 5, 30, "a copy of the weights")
+    assert first.saver.save_now()
+    saved_at = first.saver._jobs[job.spec.key].weights_step
+    first.saver.weights_every = 1e9  # from now on the charts are saved, the weights not (their half minute)
+    wait_until(lambda: job.view().step > saved_at + 3, 30, "more steps")
+    assert first.saver.save_now()
+    first.crash()
+
+    second = servers()
+    back = second.sessions.find(session.token)
+    lost = back.job
+    assert isinstance(lost, RestoredJob) and lost.done and lost.lost
+    view = lost.view()
+    assert view.status == Status.STOPPED and view.reason.startswith("Stopped by a server restart at step ")
+    weights = lost.resume_point()
+    assert weights is not None and weights.step == saved_at and view.step > saved_at + 3
+    assert view.history["step"] and view.history["step"][-1] >= weights.step  # its charts up to its last save
+    carried = continuation.continue_lost(back, second.backend)
+    wait_until(lambda: carried.view().step > weights.step + 2, 30, "the continuation to train")
+    steps = carried.view().history["step"]
+    assert steps[0] == 1 and max(steps) > weights.step and steps == sorted(steps)  # one chart, on from the save
+    assert [r.name for r in back.runs] == ["Run 1"]  # the stopped run, its last saved weights
+    assert carried.name == "Run 2 (continues Run 1)" and back.run_counter == 2
+    carried.stop()
+    assert carried.wait(30)
+    assert second.saver.save_now()
+    names = [s.name for s in second.store.runs_of(session.token)]
+    assert names == ["Run 1", "Run 2 (continues Run 1)"]  # nothing written twice
+
+
+def test_a_clean_stop_saves_the_latest_step_of_every_running_job(servers):
+    first = servers()
+    sessions = [first.sessions.new() for _ in range(2)]
+    jobs = [s.start(first.backend, tiny(seed=i), FOREVER) for i, s in enumerate(sessions)]
+    wait_until(lambda: all(j.view().step >= 3 for j in jobs), 30, "both jobs training")
+    first.stop()
+    ends = [j.view().step for j in jobs]
+
+    second = servers()
+    for session, end in zip(sessions, ends):
+        lost = second.sessions.find(session.token).job
+        assert isinstance(lost, RestoredJob)
+        assert lost.view().reason == f"Stopped by a server restart at step {end:,}."
+        assert lost.resume_point().step == end  # its very last step, not the last half-minute copy
+
+
+def test_an_uploaded_run_is_kept_and_stays_current(servers, tiny_trained):
+    first = servers()
+    session = finished_run(first)
+    model = tiny_trained.trained_model(name="mine")
+    upload = Run("Uploaded mine.safetensors", model.cfg, model.G, model.D, model.meta, source="uploaded")
+    session.add_run(upload)
+    assert first.saver.save_now()
+    first.crash()
+    back = servers().sessions.find(session.token)
+    assert [r.name for r in back.runs] == ["Run 1", "Uploaded mine.safetensors"]
+    assert back.current.name == "Uploaded mine.safetensors" and same_weights(back.current.G, model.G)
+
+
+def test_a_run_whose_weights_were_altered_is_named_and_the_rest_come_back(servers):
+    first = servers()
+    session = finished_run(first)
+    session.start(first.backend, tiny(seed=1), Budget("steps", 10)).wait(60)
+    session.sync()
+    assert first.saver.save_now()
+    first_id = first.saver.ids[session.runs[0].key]
+    with first.store._db() as db:
+        row = db.query(WeightsRow).filter_by(run_id=first_id, kind="final").one()
+        row.data = bytes(row.data[:-8]) + b"\x00" * 8
+    first.crash()
+    back = servers().sessions.find(session.token)
+    assert [r.name for r in back.runs] == ["Run 2"]
+    assert back.notes and "Run 1" in back.notes[0] and "checksum" in back.notes[0]
+
+
+def test_training_goes_on_while_the_database_is_away_and_the_store_catches_up(digits, postgres_server,
+                                                                              monkeypatch):
+    monkeypatch.setattr(threads, "FIRST_WEIGHTS_SECONDS", 0.0)
+    server = Server(postgres_server.new_database(), digits)
+    try:
+        session = server.sessions.new()
+        job = session.start(server.backend, tiny(), FOREVER)
+        wait_until(lambda: job.view().step >= 3, 30, "a few steps")
+        assert server.saver.save_now() and server.saver.problem == ""
+        postgres_server.stop()
+        try:
+            at = job.view().step
+            assert not server.saver.save_now()
+            assert "cannot be reached" in server.saver.problem or "failed" in server.saver.problem
+            wait_until(lambda: job.view().step > at + 5, 30, "training to go on")
+        finally:
+            postgres_server.start()
+        wait_until(server.saver.save_now, 30, "the store to answer again", every=0.5)
+        assert server.saver.problem == ""
+        job.pause()
+        assert job.wait_paused()
+        assert server.saver.save_now()
+        stored = server.store.runs_of(session.token)[-1]
+        assert stored.step == job.view().step and stored.status == "paused"  # caught up
+    finally:
+        server.backend.close(wait=10)
+        server.store.close()
