@@ -75,19 +75,24 @@ def restore(store: RunStore, token: str) -> Restored | None:
         try:
             run = store.load_run(summary.id, token)
         except StoreError as e:
-            problems.append(f"{summary.name}: {e}")
+            problems.append(f"{summary.name} could not be brought back: {e}.")
             continue
         run.key = f"store-{summary.id}"
         ids[run.key] = summary.id
         session.runs.append(run)
-    session.current = next((r for r in session.runs if ids[r.key] == record.current_run_id),
-                           session.runs[-1] if session.runs else None)
+    session.current = next((r for r in session.runs if ids[r.key] == record.current_run_id), None)
+    if session.current is None and record.current_run_id is not None and not problems:
+        problems.append("The generator you were exploring is no longer in the run store: runs are let go "
+                        f"{store.settings.keep_days:g} days after their last change, and the oldest first when the "
+                        f"store is full.")
+    if session.current is None and session.runs:
+        session.current = session.runs[-1]
     if training is not None:
         try:
             session.job = _restored_job(store, token, training)
             ids[session.job.spec.key] = training.id
         except (StoreError, ConfigError) as e:
-            problems.append(f"{training.name}: {e}")
+            problems.append(f"{training.name} could not be brought back: {e}.")
     return Restored(session, ids, problems)
 
 

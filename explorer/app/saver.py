@@ -79,7 +79,7 @@ class Saver:
                 self._jobs[session.job.spec.key] = Saved(found.ids[session.job.spec.key], final=True)
             self._sessions[token] = (session.run_counter, self.ids.get(session.current.key) if session.current
                                      else None)
-        session.notes += [f"{p} It could not be brought back." for p in found.problems]
+        session.notes += found.problems
         return session
 
     # ---- rounds ----------------------------------------------------------------------------------------------
@@ -135,10 +135,9 @@ class Saver:
         if session.job is not None:
             self._save_job(token, session.job)
         for run in list(session.runs):
-            if run.key not in self.ids and run.source == "uploaded":
-                run_id = self.store.create_run(token, run)
-                self.store.save_weights(run_id, "final", run.cfg, run.G, run.D, run.meta)
-                self.ids[run.key] = run_id
+            saved = self._jobs.get(run.key)
+            if run.source != "demo" and not (run.key in self.ids and (saved is None or saved.final)):
+                self._save_run(token, run)
         current = session.current
         state = (session.run_counter, self.ids.get(current.key) if current is not None else None)
         if (session.runs or session.job is not None) and self._sessions.get(token) != state:
@@ -185,6 +184,21 @@ class Saver:
                     "seconds": round(p.seconds, 3)}
             self.store.save_weights(saved.run_id, "latest", cfg, G, D, meta, step=p.step)
             saved.weights_step, saved.weights_at = weights.step, self.clock()
+
+    def _save_run(self, token: str, run: Run) -> None:
+        """A finished or uploaded run whole: one whose job ended (or was replaced) between two rounds, or an upload."""
+        status = run.meta.get("status", Status.FINISHED) if run.source == "trained" else Status.FINISHED
+        reason = str(run.meta.get("reason", ""))
+        run_id = self.ids.get(run.key)
+        if run_id is None:
+            run_id = self.store.create_run(token, run, status=status, reason=reason,
+                                           fix_of=str(run.meta.get("fix_of", "")))
+        else:  # its job's row, saved while it trained
+            self.store.save_record(run_id, status, reason, run.steps or 0, run.history, run.readings,
+                                   snapshots=run.snapshots)
+        self.store.save_weights(run_id, "final", run.cfg, run.G, run.D, run.meta)
+        self.ids[run.key] = run_id
+        self._jobs[run.key] = Saved(run_id, final=True)
 
     @staticmethod
     def _meta(job: Job) -> dict:
