@@ -44,19 +44,18 @@ def close_services() -> None:
 
 @contextlib.contextmanager
 def registry_with(monkeypatch, **env):
-    """The process-wide backend (explorer.ui.state.registry) made anew under `env` for one test, and closed after
-    it. The one before is closed first: clearing the cache alone would leave its watchdog running."""
+    """The app's process-wide services (explorer.ui.state: the backend, the run store's writer, the sessions) made
+    anew under `env` for one test, and closed after it. Those before are closed first: clearing the caches alone
+    would leave their threads running."""
     from explorer.ui import state
 
-    state.registry().close(wait=10)
-    state.registry.clear()
+    close_services()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     try:
         yield state.registry()
     finally:
-        state.registry().close(wait=10)
-        state.registry.clear()  # the next test's registry is made under its own environment
+        close_services()  # the next test's are made under its own environment
 
 
 def session(at: AppTest) -> Session:

@@ -4,10 +4,14 @@ runs whole, the run that was training stopped by the restart, and training goes 
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import torch
 
+from explorer import memory
 from explorer.app import continuation, threads
+from explorer.app.jobs import JobSpec
 from explorer.app.limits import Limits
 from explorer.app.restore import RestoredJob
 from explorer.app.runs import Run
@@ -202,3 +206,26 @@ def test_training_goes_on_while_the_database_is_away_and_the_store_catches_up(di
     finally:
         server.backend.close(wait=10)
         server.store.close()
+
+
+def test_finished_runs_in_the_store_no_longer_hold_the_queue(servers):
+    server = servers()
+    session = server.sessions.new()
+    for _ in range(2):  # Run 1, then Run 2: made current, so Run 1 is neither current nor offered
+        assert session.start(server.backend, tiny(), Budget("steps", 10)).wait(60)
+        session.sync()
+    session.set_current(session.runs[-1])
+    first = session.runs[0]
+    before = {k: v.clone() for k, v in first.G.state_dict().items()}
+    spec_memory = tiny().replace(seed=3)
+    kept = memory.kept_bytes(tiny())
+    server.backend.job_memory = server.backend.memory_in_use() - kept // 2 + JobSpec(spec_memory, FOREVER).memory
+    waiting = session.start(server.backend, spec_memory, FOREVER)
+    assert waiting.queued, "admitted while both finished runs are held in memory"
+    assert server.saver.save_now() and not first.in_memory and session.runs[-1].in_memory
+    wait_until(lambda: gc.collect() >= 0 and server.backend.check() is None and not waiting.queued, 10,
+               "the waiting job to be admitted once Run 1 went back to the store")
+    with torch.no_grad():  # a page asks for it: back from the store, the same weights
+        assert all(torch.equal(v, before[k]) for k, v in first.G.state_dict().items()) and first.in_memory
+    waiting.stop()
+    assert waiting.wait(30)

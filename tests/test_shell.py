@@ -11,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.ui import shell
 
+pytestmark = pytest.mark.usefixtures("roomy_registry")  # its AppTests make the app's services: closed at the end
+
 
 @pytest.fixture
 def streamlits_own_pages_manager(monkeypatch):

@@ -141,6 +141,12 @@ class Job(ABC):
         """The trained model once the job is done (None if it never trained a step or failed to build)."""
         return self._model if self.done else None
 
+    def let_go(self) -> None:
+        """Its session has made the trained model a run (explorer.app.runs.Run.from_job): the job holds it no more,
+        so the run alone decides how long G and D stay in memory (explorer.app.kept_runs)."""
+        if self.done:
+            self._model = None
+
     @abstractmethod
     def _control(self, action: str, **changes) -> None:
         """Pass "pause", "resume", "stop", "update" (with the changes), "nudge" (update=) or "slow_motion"

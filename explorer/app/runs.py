@@ -10,7 +10,9 @@ import csv
 import io
 import json
 import re
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -38,6 +40,21 @@ class Run:
     cache: dict = field(default_factory=dict, compare=False, repr=False)
     # Its own key: its job's (JobSpec.key), or a new one; the run store's writer knows its row by it.
     key: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False, repr=False)
+    # Where G and D come back from once they went back to the run store (let_go_of_nets), or None while in memory.
+    _reload: Callable[[], tuple] | None = field(default=None, init=False, compare=False, repr=False)
+    _nets_lock: threading.Lock = field(default_factory=threading.Lock, init=False, compare=False, repr=False)
+
+    def let_go_of_nets(self, reload: Callable[[], tuple]) -> None:
+        """Hand G and D back to the run store, which holds them (explorer.app.saver): the memory they held is free
+        for training, and `reload()` (G, D) brings them again the moment a page asks for `G` or `D`."""
+        with self._nets_lock:
+            self._reload = reload
+            self.__dict__["G"] = self.__dict__["D"] = None
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether G and D are held here now (else the run store holds them until a page asks)."""
+        return self._reload is None
 
     @classmethod
     def from_job(cls, job: Job) -> Run | None:
@@ -125,6 +142,28 @@ class Run:
 
     def metrics_csv(self) -> str:
         return metrics_csv(self.history)
+
+
+def _net(name: str) -> property:
+    """Run.G and Run.D: held in memory, or brought back from the run store on first use after let_go_of_nets."""
+
+    def get(run: Run):
+        if run._reload is not None:
+            with run._nets_lock:
+                if run._reload is not None:
+                    G, D = run._reload()
+                    run.__dict__["G"], run.__dict__["D"] = G, D
+                    run._reload = None
+        return run.__dict__[name]
+
+    def put(run: Run, value) -> None:
+        run.__dict__[name] = value
+
+    return property(get, put)
+
+
+Run.G = _net("G")  # set after the dataclass is made, so that its __init__ assigns through them
+Run.D = _net("D")
 
 
 def metrics_csv(history: dict[str, list[float]]) -> str:

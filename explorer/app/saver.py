@@ -138,6 +138,11 @@ class Saver:
             saved = self._jobs.get(run.key)
             if run.source != "demo" and not (run.key in self.ids and (saved is None or saved.final)):
                 self._save_run(token, run)
+        for run in list(session.runs):  # saved whole, and nobody looks at it now: its nets back to the store
+            saved = self._jobs.get(run.key)
+            if (run.in_memory and saved is not None and saved.final and run is not session.current
+                    and run is not session.offer):
+                run.let_go_of_nets(self._reloader(token, saved.run_id))
         current = session.current
         state = (session.run_counter, self.ids.get(current.key) if current is not None else None)
         if (session.runs or session.job is not None) and self._sessions.get(token) != state:
@@ -166,11 +171,11 @@ class Saver:
                                    p.nudges, p.snapshots, p.settings)
             saved.record = mark
         if done:
-            model = job.result()
+            model = job.result()  # None once its session made it a run: then the run is saved whole (_save_run)
             if model is not None:
                 self.store.save_weights(saved.run_id, "final", model.cfg, model.G, model.D,
                                         {**model.meta, **self._meta(job)}, step=view.step)
-            saved.final = True
+                saved.final = True
             return
         weights = job.last_weights
         if (weights is not None and weights.step != saved.weights_step
@@ -199,6 +204,12 @@ class Saver:
         self.store.save_weights(run_id, "final", run.cfg, run.G, run.D, run.meta)
         self.ids[run.key] = run_id
         self._jobs[run.key] = Saved(run_id, final=True)
+
+    def _reloader(self, token: str, run_id: int):
+        def reload():
+            run = self.store.load_run(run_id, token)  # StoreError: the page says why it cannot show the run
+            return run.G, run.D
+        return reload
 
     @staticmethod
     def _meta(job: Job) -> dict:

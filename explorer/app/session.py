@@ -61,6 +61,7 @@ class Session:
             return False
         self.adopted = True
         run = Run.from_job(self.job)
+        self.job.let_go()
         if run is None:
             return False
         self.add_run(run, make_current=self.current is None)

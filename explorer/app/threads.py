@@ -78,6 +78,11 @@ class ThreadJob(Job):
                 self._trainer = None  # optimizers, data on the device, rollback copies: let go
             self._finish()
 
+    def let_go(self) -> None:
+        super().let_go()
+        if self.done:
+            self._weights = None  # its last copy: only a run still training could go on from it
+
     def _copy_weights(self, trainer: Trainer) -> None:
         """Between two steps, on the training thread: a CPU copy of the weights now and then (a few milliseconds)."""
         if time.monotonic() >= self._next_copy:
