@@ -229,3 +229,39 @@ def test_finished_runs_in_the_store_no_longer_hold_the_queue(servers):
         assert all(torch.equal(v, before[k]) for k, v in first.G.state_dict().items()) and first.in_memory
     waiting.stop()
     assert waiting.wait(30)
+
+
+def test_a_full_disk_warns_corrupts_nothing_and_the_store_catches_up(tmp_path, digits, monkeypatch):
+    """A full disk, as SQLite meets it (SQLITE_FULL: here by capping the file's pages): the round fails with a
+    problem to show, training goes on, what was saved stays whole, and the next round with room catches up."""
+    from sqlalchemy import event
+
+    monkeypatch.setattr(threads, "FIRST_WEIGHTS_SECONDS", 0.0)
+    monkeypatch.setattr(threads, "WEIGHTS_SECONDS", 0.0)
+    server = Server(f"sqlite:///{tmp_path / 'runs.sqlite'}", digits)
+    try:
+        session = finished_run(server, steps=10)
+        job = session.start(server.backend, tiny(seed=1), FOREVER)
+        wait_until(lambda: job.view().step >= 3, 30, "a few steps")
+
+        def full(connection, _):
+            pages = connection.execute("PRAGMA page_count").fetchone()[0]
+            connection.execute(f"PRAGMA max_page_count = {pages}")  # not one page more
+
+        event.listen(server.store.engine, "connect", full)
+        server.store.engine.dispose()
+        at = job.view().step
+        assert not server.saver.save_now()
+        assert "full" in server.saver.problem, server.saver.problem
+        wait_until(lambda: job.view().step > at + 3, 30, "training to go on")
+        event.remove(server.store.engine, "connect", full)
+        server.store.engine.dispose()
+        assert server.saver.save_now() and server.saver.problem == ""
+        job.pause()
+        assert job.wait_paused() and server.saver.save_now()
+        assert server.store.runs_of(session.token)[-1].step == job.view().step  # caught up
+        again = server.store.load_run(server.saver.ids[session.runs[0].key], session.token)
+        assert same_weights(again.G, session.runs[0].G)  # what was saved before stays whole
+    finally:
+        server.backend.close(wait=10)
+        server.store.close()
