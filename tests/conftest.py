@@ -83,6 +83,15 @@ def pages_through_navigation():
 
 
 @pytest.fixture(scope="session")
+def warm_meter():
+    """What the server does as it starts (explorer.ui.state.registry): load the quality meter's classifier and real
+    statistics once, so the first job's build does not (about 4 s of CPU; a job cannot stop while it builds)."""
+    from explorer import quality
+
+    quality.warm()
+
+
+@pytest.fixture(scope="session")
 def digits():
     from explorer import data
 

@@ -54,16 +54,21 @@ def descendants(root: int | None = None) -> dict[int, str]:
     return below
 
 
-def open_backends() -> list:
-    """Backends this process still has (explorer.app.backend.Backend) with a job not yet done or a watchdog running."""
+def open_services() -> list:
+    """Backends this process still has (explorer.app.backend.Backend) with a job not yet done or a watchdog running,
+    and run store writers (explorer.app.saver.Saver) whose thread runs."""
     from explorer.app.backend import Backend
+    from explorer.app.saver import Saver
 
     found = []
     for obj in gc.get_objects():
-        if issubclass(type(obj), Backend):  # not isinstance: that asks lazy modules for __class__, which warns
+        kind = type(obj)  # not isinstance: that asks lazy modules for __class__, which warns
+        if issubclass(kind, Backend):
             watching = obj._watchdog is not None and obj._watchdog.is_alive()
             if watching or any(not job.done for job in [*obj.running, *obj.queue]):
                 found.append(obj)
+        elif issubclass(kind, Saver) and obj._thread is not None and obj._thread.is_alive():
+            found.append(obj)
     return found
 
 
@@ -71,22 +76,26 @@ def check(base: Baseline, module: str) -> None:
     """Fail (AssertionError) when `module` left anything running; close, stop and kill what it left first."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
-        backends = open_backends()
+        services = open_services()
         threads = [t for t in threading.enumerate() if t.ident not in base.threads and t.is_alive()]
         processes = {pid: name for pid, name in descendants().items() if pid not in base.processes}
-        if not (backends or threads or processes) or time.monotonic() > deadline:
+        if not (services or threads or processes) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    if not (backends or threads or processes):
+    if not (services or threads or processes):
         return
+    backends = [s for s in services if hasattr(s, "running")]
     jobs = [job for backend in backends for job in [*backend.running, *backend.queue] if not job.done]
-    left = [f"a {type(b).__name__} still open" for b in backends]
+    left = [f"a {type(s).__name__} still open" for s in services]
     left += [f"job {job.name!r} ({job.view().status_text})" for job in jobs]
     left += [f"thread {t.name!r}" for t in threads]
     left += [f"process {pid} ({name})" for pid, name in sorted(processes.items())]
     for backend in backends:
         with contextlib.suppress(Exception):
             backend.close(wait=10)
+    for saver in (s for s in services if s not in backends):
+        with contextlib.suppress(Exception):
+            saver.close(flush=False)
     for pid in processes:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)

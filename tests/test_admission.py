@@ -22,6 +22,8 @@ from explorer.config import Budget, ConfigError, GANConfig
 from explorer.progress import Status
 from tiny import long_steps, longest_poll, tiny, wait_until
 
+pytestmark = pytest.mark.usefixtures("warm_meter")  # as the server: its first job does not load the meter
+
 FOREVER = Budget("steps", 10**7)
 MB = 2**20
 ROOT = Path(__file__).resolve().parents[1]

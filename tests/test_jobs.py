@@ -1,12 +1,16 @@
 """Jobs and their backend without Streamlit (explorer/app/jobs.py and explorer/app/backend.py, run by the thread
 backend): the cap, the queue, the run-time limit, session end, and what a job's view says."""
 
+import pytest
+
 from explorer.app.jobs import JobSpec
 from explorer.app.limits import Limits
 from explorer.app.threads import ThreadBackend
 from explorer.config import Budget
 from explorer.progress import Status
 from tiny import tiny
+
+pytestmark = pytest.mark.usefixtures("warm_meter")  # as the server: its first job does not load the meter
 
 FOREVER = Budget("steps", 10**7)  # stopped by the test, never by the budget
 

@@ -1,5 +1,7 @@
 """The Train page's live figures from a job's view (explorer/app/live_charts.py), without Streamlit."""
 
+import pytest
+
 from explorer import charts
 from explorer.app import live_charts
 from explorer.app.jobs import JobSpec
@@ -8,6 +10,8 @@ from explorer.app.threads import ThreadBackend
 from explorer.config import Budget
 from explorer.progress import Change
 from tiny import tiny
+
+pytestmark = pytest.mark.usefixtures("warm_meter")  # as the server: its first job does not load the meter
 
 
 def test_a_measured_runs_view_draws_every_live_chart(digits):

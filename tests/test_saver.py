@@ -24,6 +24,8 @@ from explorer.config import Budget
 from explorer.progress import Status
 from tiny import tiny, wait_until
 
+pytestmark = pytest.mark.usefixtures("warm_meter")  # as the server: its first job does not load the meter
+
 FOREVER = Budget("steps", 10**7)
 
 

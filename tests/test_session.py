@@ -11,6 +11,8 @@ from explorer.config import Budget, ConfigError
 from explorer.nets import build
 from tiny import tiny
 
+pytestmark = pytest.mark.usefixtures("warm_meter")  # as the server: its first job does not load the meter
+
 
 @pytest.fixture
 def backend(digits):

@@ -14,6 +14,8 @@ from explorer.progress import Status
 from explorer.trainer import Trainer
 from tiny import tiny, wait_until
 
+pytestmark = pytest.mark.usefixtures("warm_meter")  # as the server: its first job does not load the meter
+
 
 @pytest.fixture
 def backend(digits):

@@ -116,6 +116,9 @@ def _restored_job(store: RunStore, token: str, summary: RunSummary) -> RestoredJ
     step = int(meta.get("steps", 0) or 0) if run is not None else 0
     shown = _progress(record, reason, summary.step, meta)
     if run is not None and step > 0:  # the record as it stood at the weights' step, to go on from there
+        if step < summary.step:  # the charts are saved every 2 s, the weights every 30 s
+            reason += f" Its weights were last saved at step {step:,}: training goes on from there."
+            shown = _progress(record, reason, summary.step, meta)
         at = _progress(record, reason, step, meta)
         state = {k: v.detach().cpu() for k, v in run.G.state_dict().items()}
         weights = resume.Weights(state, {k: v.detach().cpu() for k, v in run.D.state_dict().items()}, None, at)
