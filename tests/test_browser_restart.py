@@ -300,3 +300,29 @@ def test_two_app_processes_on_one_postgresql_share_runs(browser_page, servers, p
             if server is not None:
                 server.stop(timeout=20)
         postgres_server.drop_database(url)
+
+
+def test_a_clean_stop_saves_the_running_jobs_last_step(browser_page, servers, tmp_path):
+    """SIGTERM (a deploy, Ctrl-C): the server stops its job between two steps and saves it before it exits, so the
+    restarted server continues from the very step it stopped at, not from the last half-minute copy."""
+    page = browser_page
+    env = {**ENV, "GAN_EXPLORER_HOME": str(tmp_path / "home")}
+    a = servers("clean-stop-server-a", env)
+    page.goto(a.url(f"/train?{urlencode(LONG)}"))
+    wait_for_app(page, timeout=120)
+    start_from_setup(page)
+    wait_running_or_fail(page, "Run 1", 90)
+    wait_until(lambda: (c := loss_chart(page)) and c["last_x"] >= 50, 60, "the run to train 50 steps")
+    link = page.url
+    a.stop(timeout=30)  # SIGTERM to its process group; it ends its job, saves, and exits by itself
+    assert a.proc is None
+
+    b = servers("clean-stop-server-b", env)
+    page.goto(moved_to(b, link))
+    wait_for_app(page, timeout=120)
+    assert_no_exception(page, "Train page after a clean stop")
+    main = page.get_by_test_id("stMain")
+    said = wait_until(lambda: RESTARTED.search(main.inner_text()), 60, "'Stopped by a server restart at step N'")
+    offer = wait_until(lambda: CONTINUE.search(main.inner_text()), 30, "'Continue training from step M'")
+    screenshot(page, "restart-5-after-a-clean-stop")
+    assert number(offer.group(1)) == number(said.group(1)) > 50, (said.group(0), offer.group(0))
