@@ -158,9 +158,11 @@ def chromium_browser():
             browser.close()
 
 
-@pytest.fixture
-def app_page(chromium_browser, streamlit_server, request):
-    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1800}, device_scale_factor=1)
+@contextlib.contextmanager
+def watched_page(browser, request):
+    """A fresh browser context and page (so a fresh Streamlit session) that may only reach 127.0.0.1; its console
+    goes to test-output/browser/<test>.console.log and, when the test fails, a screenshot to <test>-failure.png."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1800}, device_scale_factor=1)
     context.route(LOCAL_ONLY, lambda route: route.abort())
     name = re.sub(r"[^\w.-]+", "_", request.node.name)
     out = output_dir()
@@ -173,13 +175,22 @@ def app_page(chromium_browser, streamlit_server, request):
     page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
     page.on("requestfailed", lambda r: console.append(f"[requestfailed] {r.url} ({r.failure})"))
     page.on("response", lambda r: r.status >= 400 and console.append(f"[http {r.status}] {r.url}"))
-    yield page
-    (out / f"{name}.console.log").write_text("\n".join(console) + "\n")
-    call = getattr(request.node, "browser_rep_call", None)
-    if call is not None and call.failed:
-        with contextlib.suppress(Exception):  # best effort: the page may be gone
-            page.screenshot(path=str(out / f"{name}-failure.png"), full_page=True)
-    context.close()
+    try:
+        yield page
+    finally:
+        (out / f"{name}.console.log").write_text("\n".join(console) + "\n")
+        call = getattr(request.node, "browser_rep_call", None)
+        if call is not None and call.failed:
+            with contextlib.suppress(Exception):  # best effort: the page may be gone
+                page.screenshot(path=str(out / f"{name}-failure.png"), full_page=True)
+        context.close()
+
+
+@pytest.fixture
+def app_page(chromium_browser, streamlit_server, request):
+    """A watched page for the module's shared app server."""
+    with watched_page(chromium_browser, request) as page:
+        yield page
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,5 +1,7 @@
 """The benchmark's arithmetic and its reference setup (the timings themselves live in `python -m explorer bench`)."""
 
+import pytest
+
 from explorer import bench
 from explorer.bench import overhead, throughput
 from explorer.config import GANConfig
@@ -72,3 +74,34 @@ def test_bench_class_writes_the_classrooms_figures(monkeypatch, tmp_path):
     assert (report["backend"], report["sessions"], report["jobs_finished"], report["jobs_lost"]) == ("threads", 2, 2, 0)
     assert report["max_queue_wait_seconds"] > 0.4 and report["per_job_images_per_second"] > 0
     assert report["server_peak_rss_mb"] > 100 and report["wall_seconds"] >= 1.0
+
+
+@pytest.mark.slow
+def test_bench_store_writes_the_run_stores_figures(tmp_path):
+    # Tiny: 2 sessions of 2 runs in a fresh SQLite store, one restart of the real app server read by Chromium, one
+    # second per overhead round (too short for a meaningful overhead: only its presence and sign of life are checked).
+    import json
+    import math
+
+    from browser_support import require_chromium
+
+    from explorer.cli import main
+
+    require_chromium()
+    out = tmp_path / "store.json"
+    assert main(["bench", "store", "--sessions", "2", "--runs", "2", "--train-steps", "20", "--repeats", "1",
+                 "--restarts", "1", "--seconds", "1", "--rounds", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert {"machine", "database", "save_seconds_median", "load_seconds_median", "restart_first_page_seconds",
+            "training_overhead_percent", "restart_healthy_seconds", "warm_server_page_seconds", "noise_percent",
+            "stored_runs"} <= set(report)
+    assert (report["database"], report["sessions"], report["runs_per_session"], report["stored_runs"]) == (
+        "sqlite", 2, 2, 4)
+    assert "://" not in json.dumps(report)  # no database URL (nor a password) in the figures
+    assert 0 < report["save_seconds_median"] < 30 and 0 < report["load_seconds_median"] < 30
+    assert report["weights_bytes"] > 10**6 and report["store_megabytes"] > 4 * report["weights_bytes"] / 2**20
+    assert 0 < report["restart_healthy_seconds"] <= report["restart_first_page_seconds"] < 120
+    assert 0 < report["warm_server_page_seconds"] < 120
+    assert math.isfinite(report["training_overhead_percent"]) and report["noise_percent"] >= 0
+    assert math.isfinite(report["training_cpu_overhead_percent"])
+    assert report["images_per_second_without_saver"] > 0 and report["images_per_second_with_saver"] > 0

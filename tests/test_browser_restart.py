@@ -37,7 +37,7 @@ from browser_support import (
     wait_for_app,
     wait_until,
 )
-from conftest import LOCAL_ONLY, SERVER_ENV
+from conftest import SERVER_ENV, watched_page
 from PIL import Image
 from test_browser import button, loss_chart, status_line, wait_status
 
@@ -130,6 +130,15 @@ def open_runs_page(page, url: str, wanted: str, timeout: float = 90) -> dict[str
     return wait_until(lambda: (p := previews(page)) and wanted in p and p, 60, f"{wanted}'s samples on the Runs page")
 
 
+def restored_steps(page) -> tuple[int, int]:
+    """On the Train page after a restart: the step of "Stopped by a server restart at step N" and of "Continue
+    training from step M"."""
+    main = page.get_by_test_id("stMain")
+    said = wait_until(lambda: RESTARTED.search(main.inner_text()), 60, "'Stopped by a server restart at step N'")
+    offer = wait_until(lambda: CONTINUE.search(main.inner_text()), 30, "'Continue training from step M'")
+    return number(said.group(1)), number(offer.group(1))
+
+
 def kill_9(server: StreamlitServer) -> None:
     """SIGKILL to the server's whole process group, as the OOM killer or a crash would end it; reaped."""
     pid = server.proc.pid
@@ -149,28 +158,9 @@ def kill_9(server: StreamlitServer) -> None:
 
 @pytest.fixture
 def browser_page(chromium_browser, request):
-    """A fresh context and page (a fresh Streamlit session) that may only reach 127.0.0.1, as conftest's `app_page`,
-    without the module's shared server: these tests start their own. A failure screenshot when the test fails."""
-    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1800}, device_scale_factor=1)
-    context.route(LOCAL_ONLY, lambda route: route.abort())
-    name = re.sub(r"[^\w.-]+", "_", request.node.name)
-    out = output_dir()
-    (out / f"{name}-failure.png").unlink(missing_ok=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.set_default_navigation_timeout(60_000)
-    console: list[str] = []
-    page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
-    page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
-    try:
+    """A watched page (conftest.watched_page) without the module's shared server: these tests start their own."""
+    with watched_page(chromium_browser, request) as page:
         yield page
-    finally:
-        (out / f"{name}.console.log").write_text("\n".join(console) + "\n")
-        call = getattr(request.node, "browser_rep_call", None)
-        if call is not None and call.failed:
-            with contextlib.suppress(Exception):
-                page.screenshot(path=str(out / f"{name}-failure.png"), full_page=True)
-        context.close()
 
 
 @pytest.fixture
@@ -229,11 +219,7 @@ def test_kill_9_loses_no_finished_run_and_the_interrupted_run_continues(browser_
     page.goto(moved_to(b, link))
     wait_for_app(page, timeout=120)
     assert_no_exception(page, "Train page after the restart")
-    main = page.get_by_test_id("stMain")
-    said = wait_until(lambda: RESTARTED.search(main.inner_text()), 60, "'Stopped by a server restart at step N'")
-    stopped_step = number(said.group(1))
-    offer = wait_until(lambda: CONTINUE.search(main.inner_text()), 30, "'Continue training from step M'")
-    resume_step = number(offer.group(1))
+    stopped_step, resume_step = restored_steps(page)
     chart = wait_until(lambda: (c := loss_chart(page)) and c["points"] > 0 and c, 30, "the restored loss chart")
     assert 0 < resume_step <= stopped_step, (
         f"the run was at step {killed_at['last_x']:g} on the chart at the kill; restored: stopped at {stopped_step}, "
@@ -321,8 +307,6 @@ def test_a_clean_stop_saves_the_running_jobs_last_step(browser_page, servers, tm
     page.goto(moved_to(b, link))
     wait_for_app(page, timeout=120)
     assert_no_exception(page, "Train page after a clean stop")
-    main = page.get_by_test_id("stMain")
-    said = wait_until(lambda: RESTARTED.search(main.inner_text()), 60, "'Stopped by a server restart at step N'")
-    offer = wait_until(lambda: CONTINUE.search(main.inner_text()), 30, "'Continue training from step M'")
+    stopped_step, resume_step = restored_steps(page)
     screenshot(page, "restart-5-after-a-clean-stop")
-    assert number(offer.group(1)) == number(said.group(1)) > 50, (said.group(0), offer.group(0))
+    assert resume_step == stopped_step > 50, (stopped_step, resume_step)
