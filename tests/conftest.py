@@ -4,6 +4,7 @@
 - `tiny_trained`, `tiny_conditional`: tiny GANs trained briefly, shared by the latent-space tests.
 - `postgres_server`: a real PostgreSQL server per test module (tests/postgres_support.py); `database_url`:
   a fresh store database per test, on SQLite and on that server (skips outside CI when PostgreSQL is missing).
+- `app_services`: closes the app's process-wide services (backend, run store writer, sessions) at a module's end.
 - `roomy_registry`: a fresh process-wide job backend with room for four jobs, for the AppTest modules
   (which all share it, as browser sessions share one server); closed at the module's end.
 
@@ -120,6 +121,13 @@ def tiny_conditional(digits):
     trainer = Trainer(tiny(digits=[2, 5, 7], conditional=True), digits)
     trainer.run(Budget("steps", 30))
     return trainer
+
+
+@pytest.fixture(scope="module")
+def app_services():
+    """For a module whose AppTests (or benchmarks) make the app's process-wide services: closed at its end."""
+    yield
+    close_services()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ from explorer.bench import overhead, throughput
 from explorer.config import GANConfig
 from explorer.nets import build
 
+pytestmark = pytest.mark.usefixtures("app_services")  # `bench latent` drives the app's pages through AppTest
+
 
 def test_flops_per_image_counts_each_matrix_product_from_the_layer_sizes():
     # G 2-3-784: 2*3 + 3*784 = 2358 multiply-adds; D 784-4-1: 784*4 + 4 = 3140

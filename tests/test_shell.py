@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.ui import shell
 
-pytestmark = pytest.mark.usefixtures("roomy_registry")  # its AppTests make the app's services: closed at the end
+pytestmark = pytest.mark.usefixtures("app_services")  # its AppTests make the app's services
 
 
 @pytest.fixture

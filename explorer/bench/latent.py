@@ -3,7 +3,11 @@ rerun through Streamlit's AppTest."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,6 +77,11 @@ def _page_rerun_ms(demo: str, repeats: int) -> float:
     app as a browser would, so this measurement needs it, while no code here draws anything."""
     from streamlit.testing.v1 import AppTest  # noqa: TID251 - the harness that drives the app, not a view
 
+    # The app keeps its runs in a store: a throwaway one here, never the user's (removed when the process ends).
+    home = tempfile.mkdtemp(prefix="gan-bench-latent-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ.pop("GAN_EXPLORER_DATABASE_URL", None)
+    os.environ["GAN_EXPLORER_HOME"] = home
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.run()
     at.query_params["model"] = demo
