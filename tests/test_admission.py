@@ -170,6 +170,7 @@ SEVERAL_SESSIONS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # many seconds: the fast tier leaves it out
 def test_several_sessions_at_once_keep_the_servers_memory_under_its_budget():
     # Six students press Start on a 370-MB setup at once, on a server whose own footprint is about 0.9 GB.
     cfg = {"g_layers": [1536, 1536], "d_layers": [1536, 1536], "batch_size": 512, "digits": [0, 1],

@@ -100,6 +100,7 @@ def test_collapse_warning_names_the_digits_that_take_over():
     assert "look alike" in quality.collapse_warning(alike, [3])
 
 
+@pytest.mark.slow  # many seconds: the fast tier leaves it out
 def test_trainer_reads_at_the_start_and_the_end_without_changing_the_run(digits, monkeypatch):
     monkeypatch.setattr(quality, "MAX_SHARE", float("inf"))  # no waiting for the meter's time share
     budget = Budget("steps", 40)

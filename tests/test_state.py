@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow  # many seconds: the fast tier leaves it out
 def test_a_process_that_makes_the_registry_and_exits_at_once_exits_cleanly():
     """The registry's background warm-up runs torch ops; killed mid-way at exit, it aborted the process (134)."""
     script = "from explorer.ui import state; state.registry().close(); print('closed')"

@@ -101,6 +101,7 @@ print(errors or "ok")
 """
 
 
+@pytest.mark.slow  # many seconds: the fast tier leaves it out
 def test_replicas_starting_together_migrate_once(database_url, tmp_path):
     """Two processes of three threads each open one new database at the same moment: all of them get a store
     (migrations run one at a time: Alembic's context is process-wide, and the database is locked meanwhile)."""

@@ -104,6 +104,7 @@ def test_a_live_change_to_the_same_values_is_not_marked(digits):
     assert trainer.state().changes == ()
 
 
+@pytest.mark.slow  # many seconds: the fast tier leaves it out
 def test_concurrent_reads_see_consistent_history(digits):
     trainer = Trainer(tiny(), digits)
     worker = training(trainer, Budget("steps", 300))
