@@ -53,7 +53,7 @@ class Saver:
         self.weights_every = weights_every
         self.clock = clock
         self.problem = ""  # why the last round could not save everything, in words; "" when all is saved
-        self.closing = False  # the server is stopping: jobs it stopped are kept as interrupted by a restart
+        self.closing = False  # close() has run (or a test stands for a crash): no more rounds from the thread
         self.ids: dict[str, int] = {}  # run or job key -> its row in the store
         self._jobs: dict[str, Saved] = {}  # job key -> what is saved of it
         self._sessions: dict[str, tuple] = {}  # token -> (run counter, current run's row) as saved
