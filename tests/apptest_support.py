@@ -35,11 +35,11 @@ def close_services() -> None:
     saves what the backend's stop left), and forget them: the next test module makes its own."""
     from explorer.ui import state
 
-    state.registry().close(wait=10)
+    state.stop()  # as the server's lifespan does at its stop
     state.registry.clear()
-    state.saver().close()
     state.saver.clear()
     state.sessions.clear()
+    state.settings_problems.clear()
 
 
 @contextlib.contextmanager

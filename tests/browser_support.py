@@ -81,16 +81,15 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """The app's server (`python -m explorer.ui.shell`, which is `streamlit run streamlit_app.py` as ./dev app
-    starts it) as a subprocess on a free loopback port, healthy on enter, stopped on exit.
+    """The app's server (plain `streamlit run streamlit_app.py`, as ./dev app and every Streamlit host start it)
+    as a subprocess on a free loopback port, healthy on enter, stopped on exit.
 
     The server's stdout and stderr go to `log_path`; `log_tail()` returns the end of it for error messages.
     Environment overrides (e.g. thread counts) can be passed as `env`.
     """
 
-    def __init__(self, launcher: str = "explorer.ui.shell", *, port: int | None = None, log_path: Path | None = None,
+    def __init__(self, *, port: int | None = None, log_path: Path | None = None,
                  startup_timeout: float = 60.0, extra_args: list[str] | None = None, env: dict | None = None):
-        self.launcher = launcher
         self.port = port or free_port()
         self.log_path = Path(log_path) if log_path else output_dir() / "streamlit.log"
         self.startup_timeout = startup_timeout
@@ -108,7 +107,7 @@ class StreamlitServer:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", self.launcher,
+            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
             "--server.headless", "true",
             "--server.port", str(self.port),
             "--server.address", "127.0.0.1",

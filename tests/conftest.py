@@ -66,18 +66,18 @@ def nothing_left_running(session_baseline, request):
 @pytest.fixture(autouse=True, scope="session")
 def pages_through_navigation():
     """AppTest resets Streamlit's legacy-multipage flag before every run, so a switch to pages/train.py would run
-    that page without streamlit_app.py. Keep every page going through st.navigation, as explorer.ui.shell does
+    that page without streamlit_app.py. Keep every page going through st.navigation, as explorer.ui.server does
     for the server (the workaround and its upstream issue are described there)."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    from explorer.ui import shell
+    from explorer.ui import server
 
     original = PagesManager.__init__
 
     @functools.wraps(original)  # init.__wrapped__ is Streamlit's own (tests/test_shell.py uses it)
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        shell.navigation_only()
+        server.navigation_only()
     PagesManager.__init__ = init
     yield
     PagesManager.__init__ = original

@@ -56,7 +56,7 @@ def test_a_store_that_cannot_be_opened_stops_every_page_with_its_reason(monkeypa
     try:
         for page in ("pages/home.py", "pages/train.py"):
             at = app(page)
-            text = " ".join(e.value for e in at.error)
+            text = " ".join(e.value for e in at.error) + " ".join(t.value for t in at.text)
             assert "This server cannot start" in text and "cannot be reached" in text, text
             assert "s3cret-pw" not in text and "Start training" not in [b.label for b in at.button]
             assert not at.exception

@@ -1,6 +1,6 @@
 """Real-process tests of the run store (issue 22): runs outlive the app server, and replicas share them.
 
-- `kill -9` on SQLite: the app runs as `./dev app` starts it (`python -m explorer.ui.shell`) on a fresh data folder.
+- `kill -9` on SQLite: the app runs as `./dev app` starts it (`streamlit run streamlit_app.py`) on a fresh data folder.
   Headless Chromium trains a tiny run to its end, then starts a long one and lets it train past its first weights
   copy; the server's process group is killed with SIGKILL. A new server on the same data folder, opened at the same
   `?s=` link, shows the long run "Stopped by a server restart at step N" with its charts and "Continue training

@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 SHUTDOWN_NOTE = "The server is shutting down."  # why close() stopped a job (the run store keeps it as a restart)
 
 
+class BackendUnavailable(Exception):
+    """The backend cannot run jobs (a Ray cluster that cannot be joined): its message says what is wrong and what
+    to do, in plain words, for the page and the command line alike."""
+
+
 class Backend(ABC):
     """Admits jobs while there is room (`_has_room`), queues the rest first come first served, and watches
     them (session gone, run too long) from a watchdog thread."""

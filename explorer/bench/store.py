@@ -3,7 +3,7 @@
 - save and load: one run of the default preset, trained here, written as the saver writes a finished job (create_run,
   save_progress, save_weights "final") and read back whole (load_run, its weights checked as an upload is);
 - a restart: the store filled with `--sessions` × `--runs` runs (that one run under each name, written through the
-  saver, each session under a real token), then the app server started on it (`python -m explorer.ui.shell`, as
+  saver, each session under a real token), then the app server started on it (`streamlit run streamlit_app.py`, as
   `./dev app` does) and timed from its process start until headless Chromium, opened at one stored session's `?s=`
   link, shows that session's current run by name in the sidebar: the first page after a restart;
 - the training overhead: a job of the default preset trained with the saver writing it (its record every 2 s, and,
@@ -189,8 +189,8 @@ def first_pages(env: dict, targets: list[tuple[str, str]], restarts: int, log: P
 
 def first_page(browser, env: dict, first: tuple[str, str], then: tuple[str, str], log: Path) -> dict:
     port = free_port()
-    command = [sys.executable, "-m", "explorer.ui.shell", "--server.headless", "true", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
     server_env = {**env, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1"}
     context = browser.new_context(viewport={"width": 1280, "height": 900})

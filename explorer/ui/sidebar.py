@@ -16,9 +16,11 @@ PAGE_PARAMS = {"train": None, "latent": ("z", "digit", "model")}  # None: every 
 def show(page: str, poll_job: bool) -> None:
     """Adopt a finished run, then draw the sidebar; with `poll_job`, a line about the training job. `page` is the
     page's url path ("" for Home)."""
-    if problem := state.store_problem():  # a server that cannot keep runs trains none, and says why to everyone
-        st.error(f"This server cannot start: {problem}. Nothing can be trained or kept until that is fixed; then "
-                 f"reload this page.", icon=":material/database:")
+    if problems := state.startup_problems():  # a server that is not set up right trains nothing, and says why
+        st.error("This server cannot start: nothing can be trained or kept until what is below is fixed. Then "
+                 "reload this page (a setting needs a restart of the server first).", icon=":material/settings_alert:")
+        for problem in problems:
+            st.text(f"• {problem}")  # as text: a setting's value is shown as it was written
         st.stop()
     state.session()  # this tab's session, found again by the address's token after a reload
     state.say_if_gone()

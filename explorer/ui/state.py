@@ -18,8 +18,8 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from .. import quality
-from ..app import backends
-from ..app.backend import Backend
+from ..app import backends, server_settings
+from ..app.backend import Backend, BackendUnavailable
 from ..app.jobs import Job
 from ..app.limits import env_number
 from ..app.runs import Run
@@ -44,6 +44,34 @@ def tab_alive(tab_id: str) -> bool:
     return Runtime.instance().is_active_session(tab_id) is not False
 
 
+_stoppers: list = []  # what the server's stop closes, last made first
+_stoppers_lock = threading.Lock()
+
+
+def _at_stop(close) -> None:
+    with _stoppers_lock:
+        _stoppers.append(close)
+
+
+def stop() -> None:
+    """The server's stop: end every job between two steps (the backend waits up to SHUTDOWN_WAIT_SECONDS for them),
+    then save what they left (the run store's writer). The server's lifespan calls it: uvicorn, which serves the
+    app, ends the process by raising SIGTERM again once it has shut down, and atexit handlers do not run then.
+    atexit calls it too, for a process that ends otherwise; a second call finds nothing left to close."""
+    while True:
+        with _stoppers_lock:
+            if not _stoppers:
+                return
+            close = _stoppers.pop()
+        try:
+            close()
+        except Exception:  # the others must still close
+            log.exception("closing a service at the server's stop failed")
+
+
+atexit.register(stop)
+
+
 @st.cache_resource(show_spinner=False)
 def saver() -> Saver:
     """The run store (GAN_EXPLORER_DATABASE_URL; by default a SQLite file in GAN_EXPLORER_HOME) and the thread that
@@ -53,17 +81,27 @@ def saver() -> Saver:
     store = RunStore.open()
     store.mark_interrupted(idle_seconds=60)
     made = Saver(store, lambda: sessions().all())
-    atexit.register(made.close)  # before the backend's close is registered, so it runs after it (last in, first out)
+    _at_stop(made.close)  # before the backend's close, so it runs after it (last in, first out)
     return made
 
 
-def store_problem() -> str:
-    """Why the run store cannot be used, in words, or ""; nothing trains or is kept until it can."""
+@st.cache_resource(show_spinner=False)
+def settings_problems() -> tuple[str, ...]:
+    """What is wrong with this server's GAN_EXPLORER_* settings (explorer.app.server_settings), read once: a
+    server's environment does not change while it runs."""
+    return tuple(server_settings.problems())
+
+
+def startup_problems() -> list[str]:
+    """Why this server cannot train, one sentence each, or []: its settings, else the run store, else the job
+    backend (a Ray cluster it cannot join). Nothing trains or is kept until they are fixed."""
+    if found := list(settings_problems()):
+        return found
     try:
-        saver()
-    except StoreError as e:
-        return str(e)
-    return ""
+        registry()  # the run store first, then the backend
+    except (StoreError, BackendUnavailable) as e:
+        return [str(e)]
+    return []
 
 
 @st.cache_resource(show_spinner=False)
@@ -83,7 +121,7 @@ def registry() -> Backend:
     saver()
     made = backends.from_env(is_alive=lambda token: sessions().alive(token))
     # At server shutdown, end each job between steps rather than killing its thread mid-step with the process.
-    atexit.register(made.close, wait=SHUTDOWN_WAIT_SECONDS)
+    _at_stop(lambda: made.close(wait=SHUTDOWN_WAIT_SECONDS))
     # Only then, in the background, load what the quality meter needs, so a first reading need not wait for it:
     # no thread should run torch ops while the thread count changes.
     # Not a daemon: the interpreter waits for it (a second or two) at exit. A daemon thread killed inside torch

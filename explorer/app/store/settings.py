@@ -63,7 +63,7 @@ def database_url(text: str | URL) -> URL:
     """A URL for SQLite or for PostgreSQL through psycopg 3 (postgresql:// and postgres:// are mapped to it)."""
     try:
         url = text if isinstance(text, URL) else make_url(text)
-    except ArgumentError:  # the text may hold a password: do not repeat it
+    except (ArgumentError, ValueError):  # a bad port is a ValueError; the text may hold a password: not repeated
         raise StoreError(f"GAN_EXPLORER_DATABASE_URL is not a database URL; expected {URL_HELP}") from None
     backend, _, driver = url.drivername.partition("+")
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
@@ -73,8 +73,8 @@ def database_url(text: str | URL) -> URL:
             raise StoreError("an in-memory SQLite database would not outlive the server (and each thread would see "
                              "its own): give GAN_EXPLORER_DATABASE_URL a file, sqlite:///PATH")
         return url.set(drivername="sqlite")
-    raise StoreError(f"the run store works on SQLite or PostgreSQL (through psycopg 3), not "
-                     f"{url.drivername!r} ({safe(url)}); expected {URL_HELP}")
+    raise StoreError(f"GAN_EXPLORER_DATABASE_URL names a {url.drivername!r} database ({safe(url)}), but the run "
+                     f"store works on SQLite or PostgreSQL (through psycopg 3); expected {URL_HELP}")
 
 
 def safe(url: URL) -> str:
