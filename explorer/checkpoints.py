@@ -127,17 +127,29 @@ def _read_source(source) -> tuple[bytes, bytes | None]:
     return bytes(source), None
 
 
+# How pictures begin: a picture renamed to .safetensors is named as what it is, with where pictures go.
+PICTURES = ((b"\x89PNG\r\n\x1a\n", "a PNG picture"), (b"\xff\xd8\xff", "a JPEG picture"), (b"GIF8", "a GIF picture"),
+            (b"BM", "a BMP picture"))
+
+
 def read_header(data: bytes) -> dict:
     """The safetensors JSON header, parsed as untrusted JSON and its structure checked, before any tensor is read."""
     # A safetensors header is JSON starting at byte 8; pickles start with 0x80, torch.save zips with "PK".
     if data[8:9] != b"{" and (data[:1] == b"\x80" or data[:2] == b"PK"):
         raise CheckpointError("this is a pickle / torch.save file. GAN Explorer never unpickles files "
                               "(they can run code); please upload a .safetensors checkpoint")
+    picture = next((name for magic, name in PICTURES if data.startswith(magic)), None)
+    if picture is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        picture = "a WebP picture"
+    if picture and data[8:9] != b"{":
+        raise CheckpointError(f"this file is {picture}, not a checkpoint. To find a digit picture in the latent "
+                              f"space, upload it on the Interpolation page's Inversion tab")
     if len(data) < 10:
         raise CheckpointError("the file is too short to be a safetensors checkpoint")
     (n,) = struct.unpack("<Q", data[:8])
     if n > MAX_HEADER or 8 + n > len(data):
-        raise CheckpointError("not a safetensors checkpoint, or a truncated one (its header does not fit)")
+        raise CheckpointError("this file is not a safetensors checkpoint (the .safetensors files GAN Explorer "
+                              "downloads), or it was cut short")
     try:
         header = parse_json(data[8:8 + n])
     except JSONProblem as e:

@@ -210,7 +210,7 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-SLOW_MODULES = ("test_ray_actor", "test_ray_backend", "test_app_ray")  # each starts a Ray cluster
+SLOW_MODULES = ("test_ray_actor", "test_ray_backend", "test_app_ray", "test_ray_faults")  # each starts a Ray cluster
 
 
 def pytest_collection_modifyitems(items):

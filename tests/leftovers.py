@@ -64,8 +64,9 @@ def open_services() -> list:
     for obj in gc.get_objects():
         kind = type(obj)  # not isinstance: that asks lazy modules for __class__, which warns
         if issubclass(kind, Backend):
-            watching = obj._watchdog is not None and obj._watchdog.is_alive()
-            if watching or any(not job.done for job in [*obj.running, *obj.queue]):
+            watchdog = getattr(obj, "_watchdog", None)  # none where its __init__ failed (a cluster not joined)
+            watching = watchdog is not None and watchdog.is_alive()
+            if watching or any(not job.done for job in [*getattr(obj, "running", []), *getattr(obj, "queue", [])]):
                 found.append(obj)
         elif issubclass(kind, Saver) and obj._thread is not None and obj._thread.is_alive():
             found.append(obj)

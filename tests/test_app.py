@@ -352,7 +352,9 @@ def test_the_sidebar_follows_the_run_from_another_page():
     assert not at.exception, at.exception
     line = " ".join(m.value for m in at.sidebar.markdown)
     assert "Run 1" in line and ("running" in line or "queued" in line)
-    assert "training slots busy" in " ".join(c.value for c in at.sidebar.caption)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "training slots busy" in captions
+    assert "None yet: Run 1 is training, and becomes the current generator when it finishes." in captions
     session(at).job.stop()
     assert session(at).job.wait(15)
 

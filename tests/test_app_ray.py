@@ -18,7 +18,7 @@ from test_app import (  # noqa: F401 - the thread backend's page flows, collecte
     test_pause_resume_stop_and_reset_from_the_page,
 )
 
-from explorer.app.ray_backend import RayJob
+from explorer.app.ray_job import RayJob
 from explorer.progress import Status
 
 

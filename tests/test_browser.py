@@ -220,3 +220,20 @@ def test_train_start_watch_stop(app_page, streamlit_server):
     button(page, "Reset").click()
     wait_until(lambda: not status_line(page) and loss_chart(page) is None, left(30), "Reset to clear the live view")
     assert_no_exception(page, "Train after Reset")
+
+
+def test_enter_in_a_setup_field_starts_nothing(app_page, streamlit_server):
+    """A student who types a number and presses Enter has not asked to train (st.form's enter_to_submit=False)."""
+    page = app_page
+    page.goto(streamlit_server.url("/train?preset=default&digits=3&steps=40"))
+    wait_for_app(page, timeout=90)
+    field = page.get_by_test_id("stForm").get_by_test_id("stNumberInput").first.locator("input")
+    field.click()
+    field.fill("2")
+    field.press("Enter")
+    time.sleep(3)  # a start would have shown its status line by now
+    wait_for_app(page, timeout=30)
+    main = page.get_by_test_id("stMain").inner_text()
+    assert "Status:" not in main and "Run 1" not in main, main[:500]
+    assert page.get_by_role("button", name="Start training").first.is_visible()
+    assert_no_exception(page, "Enter in the setup form")

@@ -2,6 +2,7 @@ import json
 import math
 import os
 import pickle
+import random
 import re
 import struct
 import subprocess
@@ -56,7 +57,7 @@ def test_garbage_is_rejected(trained):
     blob = checkpoints.to_bytes(trained.cfg, trained.G, trained.D)
     for bad, words in [
         (blob[: len(blob) // 2], "could not be read"),
-        (blob[:40], "truncated"),
+        (blob[:40], "cut short"),
         (b"\x00" * 3, "too short"),
         (bytes(range(256)) * 8, "not a safetensors"),
         (b"{}" + b"x" * 64, "not a safetensors"),
@@ -70,6 +71,25 @@ def test_wrong_shape_is_named(trained):
     blob = checkpoints.to_bytes(other, trained.G)  # G built for [32] but config says [48]
     with pytest.raises(CheckpointError, match=r"shape \(32, 18\).*needs \(48, 18\)"):
         checkpoints.load(blob)
+
+
+def test_a_picture_renamed_to_safetensors_is_named_as_a_picture(tmp_path):
+    import io
+
+    from PIL import Image
+
+    for fmt, name in (("PNG", "a PNG picture"), ("JPEG", "a JPEG picture"), ("GIF", "a GIF picture"),
+                      ("BMP", "a BMP picture"), ("WEBP", "a WebP picture")):
+        out = io.BytesIO()
+        Image.new("L", (28, 28), 200).save(out, format=fmt)
+        with pytest.raises(CheckpointError) as caught:
+            checkpoints.load(out.getvalue())
+        assert name in str(caught.value) and "Inversion" in str(caught.value), (fmt, str(caught.value))
+    random_bytes = bytes(random.Random(0).getrandbits(8) for _ in range(3000))
+    with pytest.raises(CheckpointError) as caught:
+        checkpoints.load(random_bytes)
+    assert "not a safetensors checkpoint" in str(caught.value) and "header" not in str(caught.value)
+    assert "picture" not in str(caught.value)
 
 
 def test_a_pickle_is_never_run(tmp_path, trained):

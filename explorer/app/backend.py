@@ -37,6 +37,7 @@ class Backend(ABC):
         self._gone_since: dict[int, float] = {}
         self._lock = threading.RLock()
         self.kept = KeptRuns()  # the finished runs this server's sessions keep (explorer.app.kept_runs)
+        self.problem = ""  # why no job can train now, in words for every page ("": they can)
         self._watchdog = None
         if watch_every:
             self._stop_watching = threading.Event()

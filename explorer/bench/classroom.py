@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 from .. import presets
-from ..app.backend import Backend
+from ..app.backend import Backend, BackendUnavailable
 from ..app.limits import Limits
 from ..app.session import Session
 from ..config import Budget
@@ -38,8 +39,12 @@ def add_parser(bsub):
 
 
 def run(args) -> int:
-    with backend_for(args.ray_address) as (backend, kind):
-        report = simulate(backend, args.sessions, args.seconds, [int(d) for d in args.digits.split(",")])
+    try:
+        with backend_for(args.ray_address) as (backend, kind):
+            report = simulate(backend, args.sessions, args.seconds, [int(d) for d in args.digits.split(",")])
+    except BackendUnavailable as e:  # a cluster that cannot be joined: what is wrong and what to do, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     report = {"backend": kind, **report, "machine": machine()}
     for key, value in report.items():
         if key != "machine":

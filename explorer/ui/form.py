@@ -111,7 +111,7 @@ def show_error(e: ConfigError) -> None:
 def render(active: bool) -> str | None:
     """The setup form. Returns "start", "share" or None."""
     ss = st.session_state
-    with st.form("setup"):
+    with st.form("setup", enter_to_submit=False):  # Enter in a number field must not start a run
         st.pills("Digits", form_values.DIGIT_OPTIONS, selection_mode="multi", key=k("digits"), **KEEP,
                  help="The digits G learns to draw. **All** picks all ten.")
         left, mid, right = st.columns(3)

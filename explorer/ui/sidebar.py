@@ -31,13 +31,16 @@ def show(page: str, poll_job: bool) -> None:
         presenter.toggle()
         st.subheader("Current generator")
         run = state.current_run()
+        job = state.job()
         if run is None:
-            st.caption("None yet. Train one on the Train page, or upload a checkpoint on the Runs page.")
+            if job is not None and not job.done:
+                st.caption(f"None yet: {job.name} is training, and becomes the current generator when it finishes.")
+            else:
+                st.caption("None yet. Train one on the Train page, or upload a checkpoint on the Runs page.")
             st.caption(f"Data: {state.default_data_description()}")
         else:
             st.markdown(f"**{run.name}**  \n{run.summary}")
             st.caption(f"Data: {run.data_description}")
-        job = state.job()
         if poll_job and job is not None and not job.done:  # the Train page shows the job itself
             every = None if job.paused else 2.0
             st.fragment(_job_line, run_every=every)(every is not None)

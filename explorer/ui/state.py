@@ -167,7 +167,8 @@ def session() -> Session:
 
 def say_if_gone() -> None:
     """Once, on the first page after a reload whose session the server no longer has: say so plainly. Likewise what
-    the run store could not bring back; and, while it lasts, that progress is not being saved."""
+    the run store could not bring back; and, while it lasts, that progress is not being saved, or that the job
+    backend cannot train (its Ray cluster went away)."""
     if st.session_state.pop("session_gone", False):
         days = saver().store.settings.keep_days
         st.warning(f"Your earlier session is no longer on this server, so its runs are gone: runs are kept "
@@ -180,6 +181,8 @@ def say_if_gone() -> None:
     if problem := saver().problem:
         st.warning(f"Your progress is not being saved right now: {problem}. Training goes on, and what it does is "
                    f"saved as soon as the run store answers again.", icon=":material/cloud_off:")
+    if problem := registry().problem:  # a Ray cluster that went away: no run trains until it is back
+        st.error(problem, icon=":material/cloud_off:")
 
 
 # ---- the session's job ---------------------------------------------------------------------
