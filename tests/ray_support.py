@@ -29,14 +29,12 @@ NODE_MEMORY = 3 * GiB  # Ray's memory resource per node: what the admission test
 
 
 @contextlib.contextmanager
-def local_cluster(nodes: int = 2, cpus: int = 1, memory: int = NODE_MEMORY, port: int | None = None):
-    """A head node (at `port`, else a free one) and `nodes - 1` workers, `cpus` CPUs and `memory` bytes each, on
-    127.0.0.1."""
+def local_cluster(nodes: int = 2, cpus: int = 1, memory: int = NODE_MEMORY):
+    """A head node and `nodes - 1` workers, `cpus` CPUs and `memory` bytes each, on 127.0.0.1."""
     from ray.cluster_utils import Cluster
 
     node = {"num_cpus": cpus, "memory": memory}
-    at = {"gcs_server_port": port} if port else {}
-    cluster = Cluster(initialize_head=True, head_node_args={**node, **at, "include_dashboard": False})
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
     try:
         for _ in range(nodes - 1):
             cluster.add_node(**node)
@@ -101,56 +99,3 @@ def cluster_state() -> str:
     except Exception as e:  # diagnostics must not hide the failure they explain
         return f"(the cluster's state could not be read: {e})"
 
-
-CLUSTER_SCRIPT = """
-import os, sys
-sys.path.insert(0, sys.argv[1])
-import ray_support
-from ray_support import local_cluster
-with local_cluster(nodes=1, port=int(sys.argv[2])) as cluster:
-    print(cluster.address, flush=True)
-    if sys.stdin.readline().strip() == "kill":  # the head dies as a machine would: no goodbye
-        cluster.head_node.kill_all_processes(check_alive=False, allow_graceful=False, wait=True)
-        print("killed", flush=True)
-        os._exit(0)  # its own Ray client would end this process anyway, for want of the head
-"""
-
-
-@contextlib.contextmanager
-def cluster_in_a_process(port: int = 0):
-    """A one-node cluster (head at `port`, else a free one) held by a process of its own, as a real head is: this
-    process's Ray connection is then the only one it has. `.kill()` kills the head's processes at once."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from browser_support import free_port
-
-    port = port or free_port()
-    proc = subprocess.Popen([sys.executable, "-c", CLUSTER_SCRIPT, str(Path(__file__).parent), str(port)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        address = proc.stdout.readline().strip()
-        if not address:
-            raise RuntimeError("the test cluster's process did not start a cluster")
-
-        class Held:
-            def kill(self) -> None:
-                proc.stdin.write("kill\n")
-                proc.stdin.flush()
-                proc.stdout.readline()
-                proc.wait(timeout=60)
-
-        held = Held()
-        held.address = address
-        yield held
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(OSError):
-                proc.stdin.write("stop\n")
-                proc.stdin.flush()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()

@@ -13,11 +13,12 @@ import pytest
 import ray_support  # noqa: F401 - first: sets Ray's token authentication before ray is imported
 from apptest_support import app, close_services
 from browser_support import REPO_ROOT, free_port
-from ray_support import cluster_in_a_process, ray, wait_for
+from ray_support import local_cluster, ray, wait_for
 
 from explorer.app.jobs import JobSpec, Refused
 from explorer.app.limits import Limits
 from explorer.config import Budget
+from explorer.progress import Status
 from explorer.ui import state
 from tiny import tiny
 
@@ -92,31 +93,34 @@ def test_an_address_where_nothing_listens_is_named_at_once(app_on):
     bench_says(address, NOTHING_THERE)
 
 
-def test_a_head_that_goes_away_is_said_and_the_server_joins_again():
+def test_a_head_that_goes_away_is_said_and_the_server_joins_again(monkeypatch):
+    """The head's probe is made to fail while the cluster itself stays up: killing a real head on this machine
+    also kills the Ray node this process is attached to, and Ray then ends the process (its object store is gone),
+    which no server could survive and no test could report. On a real deployment the app servers' nodes stay."""
+    from explorer.app import ray_connection
     from explorer.app.ray_backend import RayBackend
 
     assert not ray.is_initialized()
-    with cluster_in_a_process() as cluster:
-        port = int(cluster.address.rsplit(":", 1)[1])
+    with local_cluster(nodes=1) as cluster:
         backend = RayBackend(Limits(max_jobs=1, max_run_seconds=600, session_grace=60), cluster.address,
                              watch_every=None)
         try:
             job = backend.submit(JobSpec(tiny(), Budget("steps", 10**7), name="Run 1"))
             wait_for(lambda: job.started and job.progress().step > 0, 120, "the job to train")
-            cluster.kill()  # the head dies
+            monkeypatch.setattr(ray_connection, "head_answers", lambda *args, **kwargs: False)  # the head is gone
             wait_for(lambda: backend.problem, 30, "the server to see that the head went away")
             assert "went away" in backend.problem and "does not train on its own threads" in backend.problem
             wait_for(lambda: job.done, 30, "the job to be lost")
             assert job.lost and "the Ray cluster's head went away" in job.note, job.note
-            assert not ray.is_initialized()  # let go of before Ray's core worker would end this process
+            wait_for(lambda: not ray.is_initialized(), 30, "the server to let go of Ray")
             with pytest.raises(Refused, match="went away"):
                 backend.submit(JobSpec(tiny(), Budget("steps", 10), name="Run 2"))
-            time.sleep(65)  # past the 60 s after which Ray would have ended a process still connected
-            with cluster_in_a_process(port):  # the head is back, at its address
-                wait_for(lambda: not backend.problem, 60, "the server to join the cluster again")
-                again = backend.submit(JobSpec(tiny(), Budget("steps", 30), name="Run 3"))
-                wait_for(lambda: again.done, 180, "a job on the cluster joined again")
-                assert again.progress().status.name == "FINISHED", again.progress().status
+            monkeypatch.undo()  # the head answers again
+            wait_for(lambda: not backend.problem, 60, "the server to join the cluster again")
+            assert ray.is_initialized()
+            again = backend.submit(JobSpec(tiny(), Budget("steps", 30), name="Run 3"))
+            wait_for(lambda: again.done, 180, "a job on the cluster joined again")
+            assert again.progress().status == Status.FINISHED, again.progress().status
         finally:
-            backend.close(wait=10)
+            backend.close(wait=10)  # before the cluster goes
             state.registry.clear()

@@ -9,9 +9,10 @@ What Ray 2.60 does by itself, measured here (and why each check below exists):
 - The head runs without token authentication (a plain `ray start --head`): `ray.init` succeeds, and the first
   actor dies before it runs (the head calls back without a token, and this server refuses it). So a probe actor
   is started after joining; its death is that mistake.
-- The head goes away later: the pages' calls fail, and about 60 s later Ray's core worker ends this whole
-  process ("GCS may have been killed"), unless `ray.shutdown()` came first. `head_answers` is the cheap probe the
-  backend polls to get there in time.
+- The head goes away later: some calls never return (ray.nodes, cluster_resources), and about 60 s later Ray's
+  core worker ends this whole process ("GCS may have been killed"). RAY_gcs_rpc_server_reconnect_timeout_s is
+  raised below so that it does not; `head_answers` is the cheap probe the backend polls instead of asking Ray.
+  (Ray also ends a process whose own node's object store went: that node must outlive the head.)
 """
 
 from __future__ import annotations

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 # the views take about 3.5 s of a cold start on this project's 2-core machines).
 VIEWS = ("clickable", "drawing", "explore", "form", "live", "presenter", "push_view", "sidebar", "teach",
          "visuals", "widgets")
+# What the views import late, on a page's first chart or table: imported here, before any session, because two
+# sessions importing it at once can each find it half made ("partially initialized module 'pandas'", seen when a
+# class of ten opened their pages together).
+LATE_IMPORTS = ("pandas", "plotly.graph_objects", "plotly.io")
 
 
 def navigation_only() -> None:
@@ -54,11 +58,11 @@ def warm() -> None:
     """Check the settings, open the run store and the job backend, load the default data and the views: what every
     first page needs. A problem is logged here and shown on every page (explorer.ui.sidebar); nothing trains."""
     started = time.monotonic()
-    for name in VIEWS:
+    for name in (*LATE_IMPORTS, *(f"{__package__}.{view}" for view in VIEWS)):
         try:
-            importlib.import_module(f"{__package__}.{name}")
+            importlib.import_module(name)
         except Exception:  # the page that imports it will show the error where it matters
-            log.exception("the view %s could not be imported", name)
+            log.exception("%s could not be imported", name)
     problems = state.startup_problems()
     for problem in problems:
         log.error("This server cannot start: %s", problem)
