@@ -14,9 +14,10 @@ waits for the cluster. When an actor or its node is lost, the job fails in plain
 and weights it received, and can be continued from them (explorer.app.continuation); other jobs carry on.
 
 Joining the cluster, and its faults in plain words, are explorer.app.ray_connection's. When the cluster's head
-goes away, the poller sees it within seconds: this server lets go of Ray (before Ray would end the process), every
-job of it is lost as above, new ones are refused with the reason (`problem`, which every page shows; there is no
-silent fall-back to this server's threads), and it joins the cluster again once the head answers.
+goes away, a watch thread of its own (a poller's call may never return then) sees it within seconds: this server
+lets go of Ray, every job of it is lost as above, new ones are refused with the reason (`problem`, which every
+page shows; there is no silent fall-back to this server's threads), and it joins the cluster again once the head
+answers.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from .ray_job import RayJob
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.3  # between the poller's rounds
 HEAD_SECONDS = 1.0  # between probes of the cluster's head
-HEAD_MISSES = 3  # probes in a row that find no head: it went away (Ray ends the process about 60 s later)
+HEAD_MISSES = 3  # probes in a row that find no head: it went away
 REJOIN_SECONDS = 10.0  # between tries to join the cluster again after its head went away
 NAMESPACE = "gan-explorer"  # no named actors: app servers sharing a cluster never collide
 
