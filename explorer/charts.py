@@ -15,6 +15,7 @@ from plotly.colors import qualitative
 MAX_POINTS = 600  # a live chart is about 600 px wide: more points cost the page time (and JSON) and show nothing
 G_COLOR, D_COLOR, REAL_COLOR = "#1f77b4", "#d62728", "#2ca02c"
 DIGIT_COLORS = qualitative.T10  # ten distinct colours, one per digit
+ALONG_D_COLOR = "#222222"  # D's verdict beside the ten digit colours (along_figure)
 HEIGHT = 340
 # A log axis labelled in full at 1, 2 and 5 of each decade (plotly's "D2" writes 500 as a small "5").
 LOG_AXIS = dict(type="log", tickmode="array", tickvals=[m * 10.0**e for e in range(-4, 6) for m in (1, 2, 5)],
@@ -60,17 +61,42 @@ def _figure(traces: list[dict], title: str, y_title: str, marks=(), nudges=(), *
                 xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text=y_title)))
     for key, value in layout.items():
         base[key] = {**base[key], **value} if isinstance(base.get(key), dict) else value
+    xs = [x for t in traces for x in t.get("x", ()) if isinstance(x, (int, float))]  # a step axis, not a bar chart's
+    xs += [step for pairs in (marks, nudges) for step, _ in pairs]
     for pairs, dash, top in ((marks, "dash", True), (nudges, "dot", False)):
-        for step, text in pairs:
+        for (step, text), (anchor, row) in zip(pairs, _label_places(pairs, min(xs, default=0), max(xs, default=1))):
             base.setdefault("shapes", []).append(dict(type="line", xref="x", x0=step, x1=step, yref="paper", y0=0,
                                                       y1=1, line=dict(color="#7f7f7f", width=1, dash=dash)))
             base.setdefault("annotations", []).append(
-                dict(text=text, xref="x", x=step, xanchor="left", yref="paper", y=1 if top else 0,
-                     yanchor="top" if top else "bottom", showarrow=False, font=dict(color="#7f7f7f"),
-                     bgcolor="rgba(255,255,255,0.8)"))
+                dict(text=text, xref="x", x=step, xanchor=anchor, yref="paper", y=1 if top else 0,
+                     yanchor="top" if top else "bottom", yshift=(-row if top else row) * LABEL_ROW_PX, showarrow=False,
+                     font=dict(color="#7f7f7f"), bgcolor="rgba(255,255,255,0.8)"))
     # Built from plain values known to be valid: plotly's validation would cost more than everything else
     # here, once a second per watching session.
     return go.Figure(data=traces, layout=base, _validate=False)
+
+
+LABEL_ROW_PX = 18  # a mark's label that would cover another's moves this far in, a row further from the edge
+PLOT_PX, CHAR_PX = 520, 7.5  # the narrowest a chart's plot is drawn, and how wide a label's character is on it
+
+
+def _label_places(pairs, lo: float, hi: float) -> list[tuple[str, int]]:
+    """Where each mark's label goes, in the order of `pairs`: its xanchor (right of its line, or left of it near the
+    chart's right edge, where it would be cut off) and its row, the first where it covers no other label. Without
+    rows, a D step and the G step after it (marks one step apart) would write "D" and "G" on top of each other."""
+    per_px = max(hi - lo, 1e-9) / PLOT_PX
+    ends: list[float] = []  # per row, where its rightmost label ends
+    places = [("left", 0)] * len(pairs)
+    spans = []
+    for i, (step, text) in enumerate(pairs):
+        width = (len(str(text)) * CHAR_PX + 8) * per_px
+        right_edge = step + width > hi
+        spans.append((step - width if right_edge else step, step if right_edge else step + width, i, right_edge))
+    for start, end, i, right_edge in sorted(spans):
+        row = next((r for r, e in enumerate(ends) if e < start), len(ends))
+        ends[row:row + 1] = [end]
+        places[i] = ("right" if right_edge else "left", row)
+    return places
 
 
 def _line(x, y, name, color, width=2.0, opacity=1.0, dash=None, digits: int | None = 5, mode="lines",
@@ -127,8 +153,9 @@ def along_figure(t: list[float], d_scores: dict[str, list[float]], probabilities
                  probability_label: str, critic: bool) -> go.Figure:
     """Along an interpolation: D's score for each mode (left axis) and the digit reader's probability of each
     digit that ever passes 10% (right axis), with a dotted line where the digit read changes identity."""
-    modes = {"lerp": ("D: linear (lerp)", D_COLOR, "dot"), "slerp": ("D: spherical (slerp)", D_COLOR, None)}
-    traces = [_line(t, scores, modes[m][0], modes[m][1], dash=modes[m][2]) for m, scores in d_scores.items()]
+    # D in near-black here, not D_COLOR: the digits take all ten T10 colours, and D's red would pass for the 2's.
+    modes = {"lerp": ("D: linear (lerp)", "dot"), "slerp": ("D: spherical (slerp)", None)}
+    traces = [_line(t, scores, modes[m][0], ALONG_D_COLOR, dash=modes[m][1], width=3) for m, scores in d_scores.items()]
     read = [max(range(10), key=row.__getitem__) for row in probabilities]
     shown = [d for d in range(10) if max(row[d] for row in probabilities) >= 0.1]
     for d in shown:

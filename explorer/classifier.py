@@ -53,7 +53,7 @@ class DigitClassifier(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 784) or (B, 1, 28, 28) floats in [0, 1] -> the penultimate features (B, 128)."""
-        x = (x.reshape(-1, 1, 28, 28) - MEAN) / STD
+        x = ((x.reshape(-1, 1, 28, 28) - MEAN) / STD).contiguous(memory_format=torch.channels_last)
         return F.relu(self.fc(self.conv(x).flatten(1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +91,9 @@ def load_weights(device: str, path: Path, classes: int, rebuild_with: str) -> Di
             raise ClassifierError(f"{path} does not fit DigitClassifier: tensor {name!r} has shape "
                                   f"{tuple(tensors[name].shape)}, expected {tuple(t.shape)}. {rebuild}")
     model.load_state_dict(tensors)
-    return model.to(device).eval().requires_grad_(False)
+    # Channels-last convolutions run about twice as fast on CPU (measured: 0.18 → 0.09 s for 256 images on one
+    # thread), which the quality meter's budget turns into readings twice as often.
+    return model.to(device, memory_format=torch.channels_last).eval().requires_grad_(False)
 
 
 def save_classifier(model: DigitClassifier, path: str | Path) -> None:

@@ -2,8 +2,8 @@
 
 G never sees a real digit; all it learns is this: which way each pixel of each fake should move so that D
 believes it more. `push` gives that direction, pixel by pixel (positive: D wants more ink there; negative:
-less), as G's own update would follow it (the negative gradient of G's loss); `overlay` paints it over the
-fakes, red for more ink and blue for less, for a student to see at a glance.
+less), as G's own update would follow it (the negative gradient of G's loss); `overlay` paints its strong
+places over the fakes, red for more ink and blue for less, for a student to see at a glance.
 """
 
 from __future__ import annotations
@@ -47,32 +47,43 @@ def push(D: torch.nn.Module, cfg: GANConfig, fakes: torch.Tensor, labels: torch.
     return Push((-grad * span).reshape(-1, 28, 28).cpu(), verdicts.detach().cpu(), loss_kind.probabilities)
 
 
-FULL_TINT_QUANTILE = 0.98  # each map's pushes above this share of its pixels' take the full colour
-TINT_GAMMA = 0.75  # < 1 lifts the fainter pushes, so a map's shape shows at a glance
+ROBUST_QUANTILE = 0.99  # a map's "strongest push": this share of its pixels' |push|, not its one largest
+FADE_BELOW = 0.3  # pushes under this share of the strongest leave the digit untouched: D hardly cares there
+OPACITY = 0.8  # the strongest push's colour over the digit; under it the ink still shows, lighter than paper
+MORE_INK = torch.tensor([1.0, 0.2, 0.12])  # red, bright enough to read on the black paper
+LESS_INK = torch.tensor([0.12, 0.55, 1.0])  # an azure blue: pure blue on black would be nearly black
 
 
-def overlay(fakes: torch.Tensor, cfg: GANConfig, pushed: torch.Tensor, strength: float = 0.85) -> np.ndarray:
-    """RGB pictures (n, 28, 28, 3) uint8: each fake in grey, tinted red where D wants more ink and blue where it
-    wants less. Each map is scaled by its own strong pushes (not its one largest, which would leave the rest
-    faint), so a weak push still shows its shape; the colours compare places within a sample, not samples."""
+def overlay(fakes: torch.Tensor, cfg: GANConfig, pushed: torch.Tensor, strength: float = OPACITY) -> np.ndarray:
+    """RGB pictures (n, 28, 28, 3) uint8: each fake in grey, with a translucent red where D wants more ink and
+    blue where it wants less, only where the push is strong. Each map is measured against its own strongest
+    pushes, so the colours compare places within a sample, not samples."""
     return tint(to_uint8(fakes, cfg.output).reshape(-1, 28, 28), pushed, strength)
 
 
-def tint(digits: torch.Tensor, pushed: torch.Tensor, strength: float = 0.85, each: bool = True) -> np.ndarray:
-    """`overlay` for digits already as pictures (n, 28, 28) uint8, ink = 255: a snapshot's. `each=False` scales
-    all maps together, so a sample that changed little looks calm beside one that changed much."""
-    grey = digits.float().div(255).cpu()
+def tint(digits: torch.Tensor, pushed: torch.Tensor, strength: float = OPACITY, each: bool = True) -> np.ndarray:
+    """`overlay` for digits already as pictures (n, 28, 28) uint8, ink = 255: a snapshot's. `strength` is the
+    opacity of the strongest pushes' colour; a push fades in from FADE_BELOW of the strongest (no colour at all:
+    the grey digit as it is) to full strength, so the few strong ones stand out of the many weak ones, and the
+    digit stays readable under them. `each=False` measures all maps together, so a sample that changed little
+    looks calm beside one that changed much."""
+    grey = digits.float().div(255).cpu().unsqueeze(-1).expand(*digits.shape, 3)
     pushed = pushed.float().cpu()
     flat = pushed.abs().flatten(1) if each else pushed.abs().reshape(1, -1)
-    scale = flat.quantile(FULL_TINT_QUANTILE, dim=1).reshape(-1, 1, 1).clamp_min(1e-12)
-    p = (pushed / scale).clamp(-1, 1)
-    p = p.sign() * p.abs() ** TINT_GAMMA
-    more, less = p.clamp(min=0) * strength, (-p).clamp(min=0) * strength
-    base = grey * (1 - more - less)
-    rgb = torch.stack([base + more, base, base + less], dim=-1)  # red: more ink; blue: less
+    strongest = flat.quantile(ROBUST_QUANTILE, dim=1)
+    # a map with pushes on under 1% of its pixels has a quantile of 0: its largest push is the scale then
+    strongest = torch.where(strongest > 0, strongest, flat.amax(dim=1)).clamp_min(1e-12).reshape(-1, 1, 1)
+    share = (pushed.abs() / strongest).clamp(max=1)
+    alpha = ((share - FADE_BELOW) / (1 - FADE_BELOW)).clamp(min=0) * strength  # in proportion to the push
+    colour = torch.where((pushed > 0).unsqueeze(-1), MORE_INK, LESS_INK)  # red: more ink; blue: less
+    rgb = grey * (1 - alpha.unsqueeze(-1)) + colour * alpha.unsqueeze(-1)
     return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 
-def verdict_text(verdict: float, probabilities: bool) -> str:
-    """D's verdict on one sample in a few characters: P(real) as "0.31", a critic's score as "+1.2"."""
-    return f"{verdict:.2f}" if probabilities else f"{verdict:+.1f}"
+def verdict_text(verdict: float, probabilities: bool, short: bool = False) -> str:
+    """D's verdict on one sample in a few characters, to fit under a small sample in large type: P(real) as "0.31",
+    a critic's score as "+1.2" (from 10 on, "+12"). `short`, for a projector's larger type: "0.3", "1.2", "-12"."""
+    if probabilities:
+        return f"{verdict:.1f}" if short else f"{verdict:.2f}"
+    sign = "" if short else "+"
+    return f"{verdict:{sign}.1f}" if abs(verdict) < 9.95 else f"{verdict:{sign}.0f}"

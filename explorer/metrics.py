@@ -14,15 +14,20 @@ feature space, next to the real-vs-real floor at the same sample count.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import hashlib
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from . import data as data_mod
-from .classifier import CHUNK, DigitClassifier, as_float, device_of, features, load_classifier
+from .classifier import CHUNK, FEATURES, DigitClassifier, as_float, device_of, features, load_classifier
 from .reader import NO_DIGIT, load_reader
 
 FID_SAMPLES = 1000  # images per Fréchet distance, so numbers from different runs compare
@@ -107,10 +112,47 @@ def real_features(source: str, root: str | None, classifier: DigitClassifier) ->
         return _real_features(source, root, classifier)
 
 
+_features_folder: Path | None = None
+
+
+def keep_real_features_in(folder: Path | None) -> None:
+    """Keep the real images' features in `folder` as well (the server's data folder): a restarted server reads
+    them back in milliseconds, where computing them costs seconds of CPU beside its first pages."""
+    global _features_folder
+    _features_folder = folder
+
+
 @functools.lru_cache(maxsize=4)
 def _real_features(source: str, root: str | None, classifier: DigitClassifier) -> tuple[torch.Tensor, torch.Tensor]:
     real = data_mod.load(source, root=root, train=False)
-    return features(classifier, real.images), real.labels
+    file = _features_file(real.images, classifier)
+    if file is not None:
+        with contextlib.suppress(Exception):  # missing, cut short or altered: computed again and rewritten
+            kept = load_file(str(file), device=str(device_of(classifier)))
+            found = kept["features"]
+            if kept["labels"].equal(real.labels) and found.shape == (len(real.labels), FEATURES) \
+                    and found.dtype == torch.float32 and bool(found.isfinite().all()):
+                return found, real.labels
+    made = features(classifier, real.images)
+    if file is not None:
+        with contextlib.suppress(OSError):  # a full or read-only disk: the next start computes them again
+            file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            partial = file.with_suffix(f".{os.getpid()}.part")
+            save_file({"features": made.cpu().contiguous(), "labels": real.labels.cpu().contiguous()}, str(partial))
+            partial.replace(file)  # whole or not at all, for a server that starts beside this one
+    return made, real.labels
+
+
+def _features_file(images: torch.Tensor, classifier: DigitClassifier) -> Path | None:
+    """Where the features of `images` under `classifier` are kept: named by a hash of both, so other data or
+    other weights never read features that are not theirs."""
+    if _features_folder is None:
+        return None
+    digest = hashlib.sha256(images.cpu().contiguous().numpy().tobytes())
+    for name, t in sorted(classifier.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return _features_folder / f"real-features-{digest.hexdigest()[:24]}.safetensors"
 
 
 @functools.lru_cache(maxsize=64)

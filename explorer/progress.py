@@ -7,6 +7,7 @@ poll, a Ray call) reads without waiting for the step in flight.
 
 from __future__ import annotations
 
+import collections
 import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -139,6 +140,62 @@ class Change:
 
 
 @dataclass(frozen=True)
+class LoneUpdate:
+    """Step mode's last lone update, as the page shows it. Both snapshots sample G itself (not the weight average
+    a run's grid may show: one step barely moves that) on the fixed latent batch, and D judges them in evaluation
+    mode (no dropout), before and after the update: the same fakes, read the same way."""
+    what: str  # "D step" or "G step"
+    before: Snapshot
+    after: Snapshot
+    real_before: float  # D's mean verdict on a fixed batch of real digits (evaluation mode), before and after
+    real_after: float
+    loss_before: float  # the updated network's loss on the batch it learned from (evaluation mode), before and after
+    loss_after: float
+
+
+@dataclass(frozen=True)
+class WallRate:
+    """How fast a run went over its last few seconds of wall time, slow motion's waits included: per second of
+    wall time (a step's compute time alone would promise slow motion a speed it never has)."""
+    steps: float
+    images: float
+    epochs: float
+    training_seconds: float  # training time gained per second of wall time
+
+    def seconds_left(self, kind: str, amount: float, now: Progress) -> float | None:
+        """Wall seconds until a budget of `amount` steps, epochs or seconds of training time is spent, at this rate."""
+        done, rate = {"steps": (now.step, self.steps), "epochs": (now.epoch_progress, self.epochs),
+                      "seconds": (now.seconds, self.training_seconds)}[kind]
+        return max(0.0, amount - done) / rate if rate > 0 else None
+
+
+class RecentRate:
+    """The trainer's clock readings of its last steps, for `WallRate`: kept for `window` seconds of wall time."""
+
+    def __init__(self, window: float = 10.0, most: int = 256):
+        self.window = window
+        self.points: collections.deque = collections.deque(maxlen=most)  # (wall, step, images, epochs, seconds)
+
+    def restart(self) -> None:
+        """Count afresh from the next step on (after a pause, whose wait is no part of the rate). The rate runs from
+        one step's end to another's: from a start instead, the first step's pace wait would be left out."""
+        self.points.clear()
+
+    def add(self, wall: float, step: float, images: float, epochs: float, seconds: float) -> None:
+        """A clock reading `wall` (seconds) where the run had done this many steps, images, epochs, training seconds."""
+        self.points.append((wall, step, images, epochs, seconds))
+        while len(self.points) > 2 and wall - self.points[1][0] >= self.window:
+            self.points.popleft()
+
+    def rate(self) -> WallRate | None:
+        if len(self.points) < 2 or self.points[-1][0] <= self.points[0][0]:
+            return None
+        first, last = self.points[0], self.points[-1]
+        wall = last[0] - first[0]
+        return WallRate(*((b - a) / wall for a, b in zip(first[1:], last[1:])))
+
+
+@dataclass(frozen=True)
 class Progress:
     """A run's state as published after a step: safe to read from any thread, never changed."""
     status: Status = Status.QUEUED
@@ -155,8 +212,9 @@ class Progress:
     changes: tuple[Change, ...] = ()
     meter_note: str = ""  # why the quality meter is off, if it is
     nudges: tuple[Change, ...] = ()  # step mode's lone updates ("D step", "G step"), marked on the charts
-    before: Snapshot | None = None  # the snapshot just before the last lone update, for step mode's before/after
+    lone: LoneUpdate | None = None  # step mode's last lone update: G's samples and D's verdicts before and after
     pace: float | None = None  # slow motion: steps per second, or None for full speed
+    wall_rate: WallRate | None = None  # over the last few seconds of wall time, while it trains
 
     @property
     def latest(self) -> Snapshot | None:

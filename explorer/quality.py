@@ -89,6 +89,7 @@ class Meter:
         self.real_spread = max(pixel_spread(data.images[pick]), 1e-6)
         self.readings: list[Reading] = []
         self.cost = 0.0  # seconds the last reading took
+        self.spent = 0.0  # seconds all readings but the first took (the first also computes the references)
         self._next = 0.0
 
     def due(self, seconds: float) -> bool:
@@ -122,8 +123,12 @@ class Meter:
         if len(self.readings) > MAX_READINGS:  # thin the middle, keep the first and the newest
             self.readings = self.readings[:-1:2] + self.readings[-1:]
         self.cost = time.perf_counter() - t0
-        first = len(self.readings) == 1  # its cost includes the reference statistics, computed once
-        self._next = seconds + (self.every if first else max(self.every, self.cost / MAX_SHARE))
+        if len(self.readings) > 1:  # the first one's cost includes the reference statistics, computed once
+            self.spent += self.cost
+        # The budget is kept over the run so far, not reading by reading: readings come every `every` seconds
+        # while their total stays within MAX_SHARE of the training time, so one slow reading (a busy machine)
+        # delays the next few, not the whole run's early minutes, when a student watches most closely.
+        self._next = max(seconds + self.every, self.spent / MAX_SHARE)
         return reading
 
 

@@ -47,9 +47,7 @@ class Snapshots:
         images = self.sample(generator)
         if not torch.isfinite(images).all():
             return images
-        pushed = gradients.push(D, cfg, images, self.labels)
-        pixels = to_uint8(images, cfg.output).reshape(-1, 28, 28).cpu()
-        shot = Snapshot(step, pixels, pushed.pixels.half(), pushed.verdicts, pushed.probabilities)
+        shot = self.shot(step, images, D, cfg)
         if replace and self.items:
             self.items[-1] = shot
         else:
@@ -61,6 +59,13 @@ class Snapshots:
         if len(self.items) > self.max_snapshots:  # thin the middle, keep the first and the newest
             self.items = self.items[:-1:2] + self.items[-1:]
         return images
+
+    def shot(self, step: int, images: torch.Tensor, D: torch.nn.Module, cfg: GANConfig) -> Snapshot:
+        """A snapshot of `images`, a generator's output for the fixed batch, with D's push on each (D read in
+        evaluation mode), not kept: `take` keeps the grid's, step mode keeps its own before and after."""
+        pushed = gradients.push(D, cfg, images, self.labels)
+        pixels = to_uint8(images, cfg.output).reshape(-1, 28, 28).cpu()
+        return Snapshot(step, pixels, pushed.pixels.half(), pushed.verdicts, pushed.probabilities)
 
     @property
     def latest(self) -> Snapshot | None:

@@ -24,7 +24,7 @@ from .data import load as load_data
 from .guards import Guards
 from .nets import build, draw_from, frozen, resolve_device, sample_latent
 from .optimizers import Optimizers
-from .progress import METRICS, Change, History, Progress, Row, Snapshot, Status
+from .progress import METRICS, Change, History, LoneUpdate, Progress, RecentRate, Row, Status
 from .quality import Meter, Reading
 from .snapshots import Snapshots
 from .step_mode import StepMode
@@ -79,8 +79,11 @@ class Trainer(StepMode):
         self.history = History(max_points)
         self.changes: list[Change] = []
         self.nudges: list[Change] = []  # step mode's lone updates, for the charts' marks
-        self.before: Snapshot | None = None  # the snapshot before the last lone update
+        self.lone: LoneUpdate | None = None  # step mode's last lone update, before and after
         self.pace: float | None = None  # slow motion: steps per second
+        self.recent = RecentRate()  # the last steps' wall-clock times: the rate and time left a page shows
+        self._read_at = 0.0  # wall clock (perf_counter) of the last quality reading
+        self._holding = False  # True while a lone update is under way: it publishes once, at its end
         self._asked: queue.SimpleQueue = queue.SimpleQueue()  # step mode's lone updates asked for: "d" or "g"
         self.guards = Guards(self.G, self.D, self.generator, cfg.output)
         self.live = live_settings.Pending()
@@ -190,6 +193,7 @@ class Trainer(StepMode):
         if self._guard_divergence(metrics):
             return metrics
         self.history.add(row)
+        self.recent.add(time.perf_counter(), *self._counters())
         if snapshot or self.pace or self.step_count % self.cfg.snapshot_every == 0:
             images = self._take_snapshot()
             self.guards.keep_good(self.step_count, images)
@@ -264,6 +268,7 @@ class Trainer(StepMode):
         self._set_status(Status.RUNNING)
         if self.meter is not None and not self.meter.readings:
             self._read_quality()  # the starting point: noise
+        self.recent.restart()  # the time before it is no part of the rate
         try:
             while not budget.done(self.state()):
                 if not self._wait_while_paused():
@@ -275,7 +280,7 @@ class Trainer(StepMode):
                 self._keep_pace(t0)
                 if self._stop.is_set():
                     break
-                if self.meter is not None and self.meter.due(self.seconds):
+                if self.meter is not None and self._quality_due():
                     self._read_quality()
         except _Stopped:
             pass
@@ -298,6 +303,7 @@ class Trainer(StepMode):
                 if self._stop.is_set():
                     return False
                 self._lone_updates()
+            self.recent.restart()  # the pause is no part of the rate
             self._set_status(Status.RUNNING)
         return not self._stop.is_set()
 
@@ -315,6 +321,7 @@ class Trainer(StepMode):
     def _read_quality(self) -> Reading:
         reading = self.meter.read(self.generator, self.D, self.cfg, self.step_count, self.seconds,
                                   self.loss.probabilities)
+        self._read_at = time.perf_counter()
         self._publish()
         return reading
 
@@ -350,15 +357,22 @@ class Trainer(StepMode):
 
     # ---- reading ------------------------------------------------------------------------
     def _publish(self) -> None:
-        """Replace the published progress (one reference swap: readers never see half of it)."""
+        """Replace the published progress (one reference swap: readers never see half of it); not in the middle of a
+        lone update (`_holding`), which publishes once at its end."""
+        if self._holding:
+            return
         self._progress = Progress(
             status=self.status, reason=self.reason, step=self.step_count, epoch=self.epoch,
             epoch_progress=self.epoch_progress, images_seen=self.images_seen, seconds=self.seconds,
             history=self.history.table(), snapshots=tuple(self.shots.items),
             settings=live_settings.current(self.cfg),
             readings=tuple(self.meter.readings) if self.meter is not None else (),
-            changes=tuple(self.changes), meter_note=self.meter_note, nudges=tuple(self.nudges), before=self.before,
-            pace=self.pace)
+            changes=tuple(self.changes), meter_note=self.meter_note, nudges=tuple(self.nudges), lone=self.lone,
+            pace=self.pace, wall_rate=self.recent.rate())
+
+    def _counters(self) -> tuple[int, int, float, float]:
+        """Where the run is, as `RecentRate` counts it: steps, images, epochs and seconds of training time."""
+        return self.step_count, self.images_seen, self.epoch_progress, self.seconds
 
     def state(self) -> Progress:
         """The progress published after the last step; never waits for the step in flight."""

@@ -25,7 +25,10 @@ def point_explorer(run) -> None:
         row.button("Random", on_click=explore.random_point, args=(run,), icon=":material/casino:")
         if cfg.conditional:
             st.pills("Digit (the label a conditional G draws)", cfg.digits, key="lat_digit", required=True, **KEEP)
-        dims, pcs, attrs = st.tabs(["Dimensions", "Principal directions", "Attributes"])
+        # Only the open tab runs (on_change="rerun"): the hidden ones cost every slider move otherwise, the principal
+        # plane's 49 pictures among them. Their offsets keep their values meanwhile (KEEP).
+        dims, pcs, attrs = st.tabs(["Dimensions", "Principal directions", "Attributes"], key="lat_tab",
+                                   on_change="rerun")
         with dims:
             st.caption(f"z has {cfg.latent_dim} numbers drawn from a {cfg.prior} prior; each slider is one of them.")
             if explore.reach(run) > latent.extent(cfg):
@@ -34,10 +37,12 @@ def point_explorer(run) -> None:
             if ss.get("lat_clipped"):
                 st.warning(ss.lat_clipped, icon=":material/warning:")
             explore.dimension_sliders(run)
-        with pcs:
-            principal_sliders(run)
-        with attrs:
-            attribute_sliders(run)
+        if pcs.open:
+            with pcs:
+                principal_sliders(run)
+        if attrs.open:
+            with attrs:
+                attribute_sliders(run)
         st.button("Make the edited point the sliders' point", on_click=explore.bake, args=(run,),
                   help="Adds the direction offsets into the dimension sliders and sets the offsets back to 0.")
     z, digit = explore.edited_z(run), explore.digit(run)
@@ -78,7 +83,8 @@ def show_point(run, z, digit) -> None:
     if pushes and run.D is not None:
         big.image(push_png(run, z, digit), width=280, output_format="PNG")
         side.markdown(":red[**Red**]: where D would believe this digit more with more ink; :blue[**blue**]: with "
-                      "less. This is all G ever learns from: it never sees a real digit.")
+                      "less. The stronger the colour, the harder D pushes; where the digit keeps its grey, D hardly "
+                      "cares. This is all G ever learns from: it never sees a real digit.")
     else:
         big.image(images.grid_png(image[None], scale=10, padding=0), width=280, output_format="PNG")
         if pushes:
@@ -112,15 +118,14 @@ def push_png(run, z, digit) -> bytes:
     labels = latent.digit_labels(run.cfg, 1, digit)
     fakes = latent.forward(run.G, z.reshape(1, -1), labels)
     pushed = gradients.push(run.D, run.cfg, fakes, labels)
-    # Full strength: one big picture reads best with the strongest pushes in pure red and blue.
-    return images.rgb_grid_png(gradients.overlay(fakes, run.cfg, pushed.pixels, strength=1.0), scale=10, padding=0)
+    return images.rgb_grid_png(gradients.overlay(fakes, run.cfg, pushed.pixels), scale=10, padding=0)
 
 
 def gallery_and_arithmetic(run, z, digit) -> None:
     st.subheader("Saved points")
     c1, c2 = st.columns([1, 2])
     if c1.button("Save this point", icon=":material/bookmark_add:"):
-        explore.save_point(run, z, digit, f"seed {ss.lat_seed}" + ("" if digit is None else f", digit {digit}"))
+        explore.save_point(run, z, digit, explore.point_name(run, z, int(ss.lat_seed), digit))
     if c2.toggle("Link to this point", key="lat_show_link"):
         c2.code(explore.point_link(run, z, digit), language=None, wrap_lines=True)
         if run.source == "demo":
@@ -160,10 +165,13 @@ def picture(run, zs, nrow: int, scale: int, digit=None) -> bytes:
 def truncation(run) -> None:
     psi = st.slider("ψ: how far from the centre of the prior samples may go", 0.0, 1.5, 0.7, step=0.05,
                     key="lat_psi", **KEEP)
-    cfg = run.cfg
-    zs = latent.truncated(cfg, 32, psi, seed=1)
-    labels = latent.digit_labels(cfg, 32, explore.digit(run))
-    grid = images.grid_png(latent.generate(run.G, cfg, zs, labels), nrow=8, scale=2)
+    cfg, digit = run.cfg, explore.digit(run)
+    key = ("truncation", psi, digit)  # the same 32 points at a ψ: made once per run, not on every slider move
+    if key not in run.cache:
+        zs = latent.truncated(cfg, 32, psi, seed=1)
+        run.cache[key] = images.grid_png(latent.generate(run.G, cfg, zs, latent.digit_labels(cfg, 32, digit)),
+                                         nrow=8, scale=2)
+    grid = run.cache[key]
     left = st.columns([3, 2])[0]  # about 480 px wide on a desktop, the whole width on a phone
     left.image(grid, width="stretch", output_format="PNG", caption=f"32 samples with z scaled by ψ = {psi:.2f} (the "
                "same 32 points at every ψ). Small ψ: cleaner, more alike; large ψ: more variety, more oddities.")

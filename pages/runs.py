@@ -10,7 +10,7 @@ from explorer.app.runs import Run
 from explorer.app.share import to_text
 from explorer.checkpoints import CheckpointError
 from explorer.config import differences
-from explorer.ui import state, visuals, widgets
+from explorer.ui import presenter, state, visuals, widgets
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,11 @@ def compare(runs: list[Run]) -> None:
     st.subheader("Compare runs")
     # The options are the runs themselves (by id), not list positions, which shift when a run is added.
     by_id = {id(r): r for r in runs}
-    if "compare_runs" in st.session_state:  # a picked run that has since been dropped (MAX_RUNS) leaves the pick
-        st.session_state.compare_runs = [i for i in st.session_state.compare_runs if i in by_id]
-    picked = st.multiselect("Runs to compare", list(by_id), default=list(by_id)[:2],
-                            format_func=lambda i: by_id[i].name, key="compare_runs")
+    # The pick lives in Session State alone (a default beside it makes Streamlit warn): the two newest at first,
+    # and a picked run that has since been dropped (MAX_RUNS) leaves the pick.
+    picks = st.session_state.get("compare_runs", list(by_id)[:2])
+    st.session_state.compare_runs = [i for i in picks if i in by_id]
+    picked = st.multiselect("Runs to compare", list(by_id), format_func=lambda i: by_id[i].name, key="compare_runs")
     chosen = [by_id[i] for i in picked]
     if len(chosen) < 2:
         st.caption("Pick two or more runs.")
@@ -58,7 +59,8 @@ def compare(runs: list[Run]) -> None:
     if len(curves) >= 2:
         cols = st.columns(2)
         for i, (key, title, y) in enumerate(COMPARED):
-            cols[i % 2].plotly_chart(charts.compare_figure(curves, key, title, y), key=f"compare_{key}")
+            with cols[i % 2]:  # presenter mode: large text, as the Train page's charts
+                presenter.chart(charts.compare_figure(curves, key, title, y), key=f"compare_{key}")
     else:
         st.caption("Uploaded checkpoints carry no training curves: only trained runs are drawn.")
     measured = [r for r in chosen if r.readings]
@@ -85,14 +87,16 @@ def quality_compared(runs: list[Run]) -> None:
     series = {r.name: quality.series([x for x in r.readings if x.step <= common]) for r in runs}
     upto = dict(xaxis=dict(range=[0, max(common, 1)]))
     st.markdown(f"**Quality, compared at the same steps** (up to step {common:,}, which every run reached)")
-    st.plotly_chart(charts.digits_compare_figure({n: x.histogram for n, x in at.items()}, digits,
-                                                 {n: x.step for n, x in at.items()}), key="compare_digits")
+    presenter.chart(charts.digits_compare_figure({n: x.histogram for n, x in at.items()}, digits,
+                                                {n: x.step for n, x in at.items()}), key="compare_digits")
     left, right = st.columns(2)
-    left.plotly_chart(charts.compare_figure(series, "variety", "Variety against real digits (1 = as varied)",
-                                            "variety", smoothed=False, **upto), key="compare_variety")
-    right.plotly_chart(charts.compare_figure(series, "fid", "Fréchet distance (lower is better)",
-                                             "distance (log scale)", smoothed=False, yaxis=charts.LOG_AXIS, **upto),
-                       key="compare_fid")
+    with left:
+        presenter.chart(charts.compare_figure(series, "variety", "Variety against real digits (1 = as varied)",
+                                              "variety", smoothed=False, **upto), key="compare_variety")
+    with right:
+        presenter.chart(charts.compare_figure(series, "fid", "Fréchet distance (lower is better)",
+                                              "distance (log scale)", smoothed=False, yaxis=charts.LOG_AXIS, **upto),
+                        key="compare_fid")
 
 
 st.title("Runs")
@@ -114,7 +118,7 @@ runs = state.runs()
 if not runs:
     st.info("No runs yet: train one on the Train page, or upload a checkpoint above.", icon=":material/info:")
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
-current = state.current_run()
+current = state.current_run(nets=False)
 for i, run in enumerate(reversed(runs)):
     with st.container(border=True):
         picture, about = st.columns([1, 3])

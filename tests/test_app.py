@@ -311,7 +311,12 @@ def test_a_bad_upload_gets_a_clear_message(content, message):
     assert session(at).current is None
 
 
-def test_the_runs_page_compares_two_runs():
+def test_the_runs_page_compares_two_runs(monkeypatch):
+    from streamlit.elements.lib import policies
+
+    warned = []  # Streamlit's "created with a default value but also had its value set via the Session State API"
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # said once per process otherwise
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda message, *args, **_: warned.append(message % args))
     at = app("pages/train.py", **TINY)
     start(at)
     rerun_until(at, "finished")
@@ -342,6 +347,7 @@ def test_the_runs_page_compares_two_runs():
         ["Run 2: final samples", "Run 1: final samples"]
     at.multiselect(key="compare_runs").set_value(picker.value[:1]).run()
     assert "Pick two or more runs." in [c.value for c in at.caption]
+    assert not warned, warned
 
 
 def test_the_sidebar_follows_the_run_from_another_page():

@@ -62,6 +62,14 @@ def pick(at: AppTest, demo: str) -> AppTest:
     return at
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Pick a tab of the point's controls, as a click does: only the open tab runs (its widgets exist then)."""
+    at.session_state["lat_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def test_every_demo_model_is_shipped():
     assert [d.name for d in demos.available()] == list(demos.DEMOS)
 
@@ -72,13 +80,17 @@ def test_the_latent_page_opens_a_demo_with_a_slider_per_dimension():
     run = session(at).current
     assert run.source == "demo" and run.meta["demo"] == "three"
     assert "Demo: digit 3" in at.sidebar.markdown[0].value  # the sidebar names it too
-    dims = [s for s in at.slider if s.key.startswith("lat_z_")]
     z0 = latent.point(run.cfg, 0)
     reach = max(3.0, float(z0.abs().max()))  # the sliders hold seed 0's point whole
+    # the first 16 in view; the other 48, and the hidden tabs' sliders, are drawn only when opened
+    assert [s.key for s in at.slider if s.key.startswith("lat_z_")] == [f"lat_z_{i}" for i in range(16)]
+    assert not any(s.key.startswith(("lat_pc_", "lat_attr_")) for s in at.slider)
+    at.session_state["lat_more_dims"] = True  # the expander, opened
+    dims = [s for s in at.run().slider if s.key.startswith("lat_z_")]
     assert len(dims) == run.cfg.latent_dim and dims[0].label == "z1" and -dims[0].min == dims[0].max >= reach
     assert torch.allclose(torch.tensor([s.value for s in dims]), z0, atol=0.006)
-    assert sum(s.key.startswith("lat_pc_") for s in at.slider) == 10
-    assert {s.key for s in at.slider} >= {"lat_attr_thickness", "lat_attr_slant"}
+    assert sum(s.key.startswith("lat_pc_") for s in open_tab(at, "Principal directions").slider) == 10
+    assert {s.key for s in open_tab(at, "Attributes").slider} >= {"lat_attr_thickness", "lat_attr_slant"}
     labels = [m.label for m in at.metric]
     assert labels == ["Read as", "D's verdict"]
     assert at.metric[0].value == "3"  # the demo's digit, read by the metrics classifier
@@ -92,8 +104,10 @@ def test_moving_a_slider_changes_the_image():
     at.slider(key="lat_z_0").set_value(2.5).run()
     assert main_image(at) != before
     moved = main_image(at)
-    at.slider(key="lat_pc_0").set_value(2.0).run()  # a principal direction moves it too
+    open_tab(at, "Principal directions").slider(key="lat_pc_0").set_value(2.0).run()  # a direction moves it too
     assert main_image(at) not in (before, moved)
+    open_tab(at, "Dimensions").slider(key="lat_z_1").set_value(-1.0).run()  # the offset holds while its tab is shut
+    assert at.session_state["lat_pc_0"] == 2.0
 
 
 def test_seed_and_random_set_the_point():
@@ -108,15 +122,15 @@ def test_seed_and_random_set_the_point():
 
 
 def test_baking_the_edits_moves_them_into_the_sliders():
-    at = page("latent")
+    at = open_tab(page("latent"), "Principal directions")
     at.slider(key="lat_pc_0").set_value(1.5).run()
-    z_before = at.slider(key="lat_z_0").value
+    z_before = at.session_state["lat_z_0"]
     click(at, "Make the edited point the sliders' point")
     assert at.slider(key="lat_pc_0").value == 0
-    assert at.slider(key="lat_z_0").value != z_before
+    assert at.session_state["lat_z_0"] != z_before
     run = session(at).current
     direction = explore.directions(run).vectors[0]
-    moved = torch.tensor([at.slider(key=f"lat_z_{i}").value for i in range(run.cfg.latent_dim)])
+    moved = z_sliders(at, run)
     start = latent.point(run.cfg, 0)
     assert torch.nn.functional.cosine_similarity(moved - start, direction, dim=0) > 0.99
 
@@ -134,12 +148,24 @@ def test_saved_points_gallery_and_arithmetic():
     at.slider(key="lat_z_1").set_value(-2.0).run()
     click(at, "Save this point")
     saved = at.session_state["gallery"]
-    assert [p.name for p in saved] == ["#1 seed 0", "#2 seed 0"]
+    assert [p.name for p in saved] == ["#1 seed 0", "#2 a point of your own"]  # moved: no longer seed 0's
     assert not torch.equal(saved[0].z, saved[1].z)
     assert captioned(at, "A, B, C and A − B + C")
     click(at, "Open the result")  # A − B + C with A = #1, B = #2, C = #1
     expected = 2 * saved[0].z - saved[1].z
     assert at.slider(key="lat_z_1").value == pytest.approx(round(min(3, expected[1].item()), 2))
+
+
+def test_a_2d_point_is_named_by_its_coordinates_and_the_sliders_narrow_again_after_a_far_point():
+    at = page("latent", model="latent-2d", z="3.2,0.5")  # past the uniform prior's ±1: the sliders widen for it
+    dims = [at.slider(key=f"lat_z_{i}") for i in range(2)]
+    assert dims[0].max == 3.5 and dims[0].value == 3.2
+    click(at, "Save this point")
+    assert at.session_state["gallery"][-1].name == "#1 z = (3.20, 0.50)"
+    click(at, "Go to seed")  # seed 0's point lies inside ±1: back to the prior's own reach, for fine moves
+    assert at.slider(key="lat_z_0").max == 1.0 and abs(at.slider(key="lat_z_0").value) <= 1
+    click(at, "Save this point")
+    assert at.session_state["gallery"][-1].name == "#2 seed 0"
 
 
 def test_a_point_link_opens_the_demo_and_the_point():
@@ -181,7 +207,7 @@ def test_a_conditional_demo_draws_the_picked_digit():
 
 
 def test_direction_strips_draw_for_every_demo_and_follow_the_picked_digit():
-    at = page("latent")
+    at = open_tab(page("latent"), "Principal directions")
     at.toggle(key="lat_show_strips").set_value(True).run()
     assert not at.exception, at.exception
     strips = captioned(at, "One row per direction")
@@ -198,7 +224,7 @@ def test_the_model_picker_switches_generators():
     assert run.cfg.latent_dim == 2 and "2-d latent" in at.sidebar.markdown[0].value
     dims = [s for s in at.slider if s.key.startswith("lat_z_")]
     assert len(dims) == 2 and (dims[0].min, dims[0].max) == (-1, 1)  # a uniform prior's range
-    assert sum(s.key.startswith("lat_pc_") for s in at.slider) == 2
+    assert sum(s.key.startswith("lat_pc_") for s in open_tab(at, "Principal directions").slider) == 2
 
 
 # ---- Interpolation ------------------------------------------------------------------------------------------
@@ -331,8 +357,7 @@ def test_a_point_past_the_sliders_arrives_whole_or_says_it_was_clipped():
     z = latent.point(demos.load("three").cfg, 5)
     z[3], z[7] = 4.2, -5.6
     at = page("latent", model="three", z=",".join(f"{v:.3f}" for v in z.tolist()))
-    dims = [s for s in at.slider if s.key.startswith("lat_z_")]
-    assert dims[7].min <= -5.6 and torch.allclose(torch.tensor([s.value for s in dims]), z, atol=0.006)
+    assert at.slider(key="lat_z_7").min <= -5.6 and torch.allclose(z_sliders(at, session(at).current), z, atol=0.006)
     assert "to hold the point you opened whole" in " ".join(c.value for c in at.caption)
     z[7] = -11.0
     far = page("latent", model="three", z=",".join(f"{v:.3f}" for v in z.tolist()))
@@ -421,7 +446,9 @@ def tile(index: int) -> dict:
 
 
 def z_sliders(at: AppTest, run) -> torch.Tensor:
-    return torch.tensor([at.slider(key=f"lat_z_{i}").value for i in range(run.cfg.latent_dim)])
+    """The point the dimension sliders hold, drawn or not (those past the 16th are drawn while their expander is
+    open)."""
+    return torch.tensor([at.session_state[f"lat_z_{i}"] for i in range(run.cfg.latent_dim)])
 
 
 def test_a_blank_pad_asks_for_a_digit_and_a_drawing_is_read_and_judged():
@@ -480,7 +507,7 @@ def test_a_pad_that_sends_no_drawing_says_so_plainly(state):
 
 
 def test_a_click_on_the_principal_plane_moves_the_point_there():
-    at = page("latent")
+    at = open_tab(page("latent"), "Principal directions")
     run = session(at).current
     found, start = explore.directions(run), z_sliders(at, run)  # seed 0's point, as the sliders hold it
     tiles = latent.plane(start, found.vectors[0], found.vectors[1], 7, 0.5 * latent.sigma(run.cfg))
@@ -501,7 +528,7 @@ def test_a_click_on_the_principal_plane_moves_the_point_there():
     ({"points": "everything"}, "not a list"),
 ])
 def test_a_click_payload_that_is_no_tile_says_so_and_moves_nothing(selection, words):
-    at = page("latent")
+    at = open_tab(page("latent"), "Principal directions")
     before = z_sliders(at, session(at).current)
     select(at, "lat_plane_0", selection)
     assert words in at.warning[0].value and "Click a digit" in at.warning[0].value

@@ -25,8 +25,8 @@ def test_the_quality_meter_charts_a_tiny_run():
     assert {"chart_share", "chart_fid", "chart_classes", "chart_dhist"} <= chart_keys(at)
     readings = session(at).job.view().readings
     assert readings[0].step == 0 and readings[-1].step == 30
-    captions = [m.value for m in at.markdown if m.value.startswith(("**Now:", "**At the end:"))]
-    assert len(captions) == 1 and captions[0].startswith("**At the end:")  # what the run did as it ended
+    captions = [m.value for m in at.markdown if m.value.startswith(("**Now:", "**How it ended:"))]
+    assert len(captions) == 1 and captions[0].startswith("**How it ended:")  # what the run did as it ended
     run = session(at).current
     assert run.readings and run.meta["quality"]["step"] == 30
 
@@ -75,6 +75,7 @@ def test_a_lesson_link_names_its_lesson_and_starts_it_in_one_click():
     at = app("pages/train.py", lesson="Collapse")  # not case-sensitive
     lesson = lessons.get("collapse")
     assert "Lesson: Mode collapse" in markdown(at) and "**What to watch:**" in markdown(at)
+    assert "The fix" not in markdown(at) and lesson.fix_text not in markdown(at)  # not given away before the run
     assert "Set up by the lesson **Mode collapse**" in " ".join(c.value for c in at.caption)
     assert "press **Start this lesson**" in at.info[0].value  # nothing runs until the teacher presses Start
     assert next(e for e in at.expander if e.label == "Setup").proto.expanded
@@ -125,7 +126,8 @@ def test_presenter_flag_hides_the_controls_and_shows_the_big_caption():
     labels = {b.label for b in at.button}
     assert "Apply now" not in labels and {"Pause", "Resume", "Stop", "Reset"} <= labels  # the run's own buttons stay
     assert not any(s.label == "Scrub through training" for s in at.select_slider)
-    assert any(m.value.startswith("# ") for m in at.markdown)  # "what is happening now", in large type
+    # "what is happening now", in large type: the headline and one plain sentence
+    assert any(m.value.startswith("### Now: ") for m in at.markdown), [m.value for m in at.markdown]
     assert not [e for e in at.expander if e.label == "Setup"]  # a running run's setup takes no room on the projector
     assert not at.title  # nor the page's title and intro
     button(at, "Pause").click().run()  # a teacher pauses to explain

@@ -31,7 +31,7 @@ def captioned(at, start: str):
 def shown_png(at, shot, pushed: bool) -> Image.Image:
     """The PNG the page made for this snapshot (the bytes it sent), from the session's picture cache."""
     cache = at.session_state["grid_png"]
-    [png] = [png for (_, _, p), (s, png) in cache.items() if s is shot and p == pushed]
+    [png] = [png for (_, _, p, _), (s, png) in cache.items() if s is shot and p == pushed]
     return Image.open(io.BytesIO(png))
 
 

@@ -8,6 +8,7 @@ import pytest
 from apptest_support import TINY, app, button, close_services, rerun_until, session, start
 
 from explorer.app import threads
+from explorer.app.store.schema import WeightsRow
 from explorer.ui import state
 from tiny import wait_until
 
@@ -73,3 +74,23 @@ def test_the_pages_warn_while_progress_is_not_being_saved():
         assert "Your progress is not being saved right now" in warnings and "disk I/O error" in warnings
     finally:
         state.saver().problem = ""
+
+
+def test_a_restored_run_whose_weights_were_altered_is_named_on_the_page_and_forgotten():
+    finished = app("pages/train.py", **TINY)
+    start(finished)
+    rerun_until(finished, "finished")
+    token = finished.query_params["s"]
+    restart()
+    store = state.saver().store
+    run_id = store.runs_of(token)[-1].id
+    with store._db() as db:  # the weights row altered on disk while the server was down
+        row = db.query(WeightsRow).filter_by(run_id=run_id).one()
+        row.data = bytes(row.data[:-8]) + b"\x00" * 8
+
+    back = app("pages/latent.py", s=token)  # the page that draws the current run's generator
+    assert not back.exception
+    warnings = " ".join(w.value for w in back.warning)
+    assert "Run 1 could not be brought back from the run store" in warnings and "checksum" in warnings, warnings
+    assert session(back).runs == [] and session(back).current.source == "demo"  # as on any first visit
+    assert not back.run().exception and not back.warning  # said once

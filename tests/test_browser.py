@@ -237,3 +237,21 @@ def test_enter_in_a_setup_field_starts_nothing(app_page, streamlit_server):
     assert "Status:" not in main and "Run 1" not in main, main[:500]
     assert page.get_by_role("button", name="Start training").first.is_visible()
     assert_no_exception(page, "Enter in the setup form")
+
+
+def test_a_picture_renamed_to_a_checkpoint_is_named_as_a_picture(app_page, streamlit_server, tmp_path):
+    """The Runs page's upload: a PNG saved as `.safetensors` is called a PNG picture, with where pictures go."""
+    from PIL import Image
+
+    picture = tmp_path / "my-three.safetensors"
+    Image.new("L", (28, 28), 0).save(picture, format="PNG")
+    page = app_page
+    page.goto(streamlit_server.url("/runs"))
+    wait_for_app(page, timeout=90)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(picture))
+    error = page.get_by_test_id("stAlertContentError")
+    error.first.wait_for(timeout=60_000)
+    text = error.first.inner_text()
+    assert "PNG picture" in text and "Inversion" in text and "header" not in text, text
+    screenshot(page, "runs-renamed-picture")
+    assert_no_exception(page, "a renamed picture")

@@ -1,7 +1,7 @@
 """Real-browser test of the failure-mode lessons: each one, run from its link, reaches its key moment.
 
 For every lesson, headless Chromium opens `/train?lesson=NAME`, starts it, and waits until the live caption
-("Now: ...", or "At the end: ..." when the trainer's guard ended the run) names the lesson's failure (or, for
+("Now: ...", or "How it ended: ..." when the trainer's guard ended the run) names the lesson's failure (or, for
 the healthy baseline, health). It screenshots that moment as lesson-NAME.png (the healthy one in presenter
 mode, switched on from the sidebar, with its Pause button still there) and stops the run.
 """
@@ -30,15 +30,15 @@ JS_CHARTS_DRAWN = """() => Array.from(document.querySelectorAll('[data-testid="s
 
 
 def caption(page) -> str:
-    """The "what is happening now" caption, normal (**Now: ...**, **At the end: ...**) or presenter (a heading)."""
+    """The "what is happening now" caption, normal (**Now: ...**, **How it ended: ...**) or presenter (a heading)."""
     main = page.get_by_test_id("stMain")
-    now = main.locator("p").filter(has_text=re.compile(r"^(Now|At the end):"))
+    now = main.locator("p").filter(has_text=re.compile(r"^(Now|How it ended):"))
     if now.count():  # it can go before it is read, as the live view redraws
         with contextlib.suppress(PlaywrightTimeout):
             return now.first.inner_text(timeout=2_000)
         return ""
-    heads = [h.inner_text() for h in main.locator("h1").all()]
-    return next((h for h in heads if any(h.startswith(v) for v in HEADLINES.values())), "")
+    heads = [h.inner_text() for h in main.locator("h3").all()]
+    return next((h for h in heads if h.startswith(("Now:", "How it ended:"))), "")
 
 
 @pytest.mark.parametrize("name", list(lessons.LESSONS))
@@ -102,7 +102,10 @@ JS_LAYOUT = """() => {
     const sizes = charts.flatMap(c => [...c.querySelectorAll('text')]
         .filter(t => t.textContent.trim() && t.getBoundingClientRect().width > 0)
         .map(t => parseFloat(getComputedStyle(t).fontSize)));
+    const now = [...document.querySelectorAll('[data-testid="stMain"] h3')]
+        .find(h => /^(Now|How it ended):/.test(h.innerText));
     return {grid: grid ? grid.getBoundingClientRect().bottom : null,
+            now: now ? now.innerText : null, nowBottom: now ? now.getBoundingClientRect().bottom : null,
             chart: charts.length ? charts[0].getBoundingClientRect().bottom : null,
             smallest: sizes.length ? Math.min(...sizes) : null, texts: sizes.length,
             titles: [...document.querySelectorAll('h1')].map(h => h.innerText)};
@@ -110,8 +113,8 @@ JS_LAYOUT = """() => {
 
 
 def test_presenter_mode_reads_from_the_back_of_a_room(chromium_browser, streamlit_server):
-    """At 1280x720, what a projector shows: no title or intro, the sample grid and the loss chart without
-    scrolling, and no text on any chart under 18 px."""
+    """At 1280x720, what a projector shows: no title or intro; the one sentence that matters now, the sample grid
+    and the loss chart without scrolling; and no text on any chart under 18 px."""
     context = chromium_browser.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
     try:
@@ -123,6 +126,12 @@ def test_presenter_mode_reads_from_the_back_of_a_room(chromium_browser, streamli
             page.evaluate(JS_LAYOUT)), 90, "the grid and the charts drawn")
         assert laid_out["grid"] <= 720 and laid_out["chart"] <= 720, laid_out  # both above the fold
         assert laid_out["smallest"] >= 18, laid_out
+        laid_out = wait_until(lambda: (lambda m: m if m["now"] and "Starting" not in m["now"] else None)(
+            page.evaluate(JS_LAYOUT)), 90, "a diagnosis past 'Starting'")
+        assert laid_out["nowBottom"] <= 720, laid_out  # the sentence, too, without scrolling
+        # the headline and one plain sentence for a class: no "evaluation mode", no Fréchet numbers
+        said = laid_out["now"]
+        assert said.count(". ") <= 2 and "Fréchet" not in said and "evaluation mode" not in said, laid_out
         assert_no_exception(page, "presenter mode")
         page.screenshot(path=str(output_dir() / "presenter-1280x720.png"))
         page.get_by_role("button", name="Stop", exact=True).first.click(timeout=5_000)

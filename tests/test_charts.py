@@ -96,6 +96,21 @@ def test_along_figure_marks_where_the_digit_changes():
     assert critic.layout.yaxis.range is None and len(critic.data) == 2
 
 
+def test_along_figure_draws_d_in_a_colour_no_digit_has():
+    t = [0, 0.5, 1]
+    probs = [[0.1] * 10 for _ in t]  # every digit passes 10%: all ten colours are on the chart
+    fig = charts.along_figure(t, {"lerp": [0.5] * 3, "slerp": [0.6] * 3}, probs, "slerp", critic=False)
+
+    def rgb(color: str) -> tuple[int, ...]:
+        return tuple(int(color.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+
+    d_lines = [rgb(tr.line.color) for tr in fig.data if tr.name.startswith("D:")]
+    digit_lines = [rgb(tr.line.color) for tr in fig.data if tr.name.startswith("P(")]
+    assert len(d_lines) == 2 and len(digit_lines) == 10
+    # told apart at a glance: far from every digit's colour (the old red lay 68 from the 2's)
+    assert min(sum((a - b) ** 2 for a, b in zip(d, g)) ** 0.5 for d in d_lines for g in digit_lines) > 100
+
+
 def test_compare_figure_draws_one_smoothed_line_per_run():
     fig = charts.compare_figure({"Run 1": history(30), "Run 2": history(10)}, "g_loss", "G loss", "loss")
     assert [t.name for t in fig.data] == ["Run 1", "Run 2"]

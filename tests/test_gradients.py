@@ -73,3 +73,50 @@ def test_maps_scaled_together_keep_a_small_change_small():
     alone, together = gradients.tint(digits, change), gradients.tint(digits, change, each=False)
     assert alone[1, 0, 0, 0] == alone[0, 0, 0, 0] > 150  # each scaled to itself: both look the same
     assert together[0, 0, 0, 0] > 150 and together[1, 0, 0, 0] < 40  # together: the small change stays small
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., :3].astype(float) @ np.array([0.299, 0.587, 0.114])
+
+
+def test_weak_pushes_leave_the_digit_exactly_as_it_is_and_strong_ones_colour_it():
+    torch.manual_seed(0)
+    digits = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    pushed = torch.randn(3, 28, 28)
+    rgb = gradients.tint(digits, pushed)
+    strongest = pushed.abs().flatten(1).quantile(gradients.ROBUST_QUANTILE, dim=1).reshape(-1, 1, 1)
+    weak = pushed.abs() < gradients.FADE_BELOW * strongest
+    assert 0.2 < weak.float().mean() < 0.8  # both kinds are there to check
+    grey = digits.numpy()[..., None].repeat(3, axis=-1)
+    assert (rgb[weak.numpy()] == grey[weak.numpy()]).all()  # D hardly cares: the grey digit, untouched
+    full = (pushed.abs() >= strongest).numpy()
+    r, g, b = (rgb[..., i].astype(int) for i in range(3))
+    assert ((r - b)[full & (pushed > 0).numpy()] > 80).all()  # strong and for more ink: plainly red
+    assert ((b - r)[full & (pushed < 0).numpy()] > 80).all()  # strong and for less ink: plainly blue
+    halfway = (pushed.abs() - strongest * (1 + gradients.FADE_BELOW) / 2).abs() < 0.02 * strongest
+    assert halfway.any() and (abs(r - b)[halfway.numpy()] < abs(r - b)[full].min()).all()  # weaker: paler
+
+
+def test_the_digit_s_ink_stays_visible_under_the_strongest_push():
+    digits = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    digits[0, :, 10:18] = 255  # a stroke of ink down the middle, on black paper
+    for sign in (1.0, -1.0):
+        rgb = gradients.tint(digits, torch.full((1, 28, 28), sign))  # every pixel pushed as hard as any
+        ink, paper = luminance(rgb[0, :, 10:18]), luminance(rgb[0, :, :10])
+        assert ink.min() - paper.max() > 40, f"push {sign:+}: ink {ink.min():.0f} vs paper {paper.max():.0f}"
+        assert (rgb[0, :, :10, 0] != rgb[0, :, :10, 2]).all()  # and the push shows on the paper too
+
+
+def test_a_map_pushed_on_a_few_pixels_only_still_shows_them():
+    digits = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    pushed = torch.zeros(1, 28, 28)
+    pushed[0, 3, 4], pushed[0, 20, 20] = 1.0, 0.1  # under 1% of the pixels: the 99th percentile is 0
+    rgb = gradients.tint(digits, pushed).astype(int)
+    assert rgb[0, 3, 4, 0] > 150 and (rgb[0, 20, 20] == 0).all()  # measured against its largest: 0.1 is weak
+
+
+def test_verdicts_in_few_characters_short_for_a_projector():
+    assert gradients.verdict_text(0.314, True) == "0.31" and gradients.verdict_text(0.314, True, short=True) == "0.3"
+    assert gradients.verdict_text(1.23, False) == "+1.2" and gradients.verdict_text(-1.23, False, short=True) == "-1.2"
+    assert gradients.verdict_text(-123.4, False, short=True) == "-123"
+    assert gradients.verdict_text(12.34, False) == "+12" and gradients.verdict_text(9.2, False, short=True) == "9.2"

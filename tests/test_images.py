@@ -213,3 +213,26 @@ def test_a_huge_data_url_is_refused_before_it_is_decoded(monkeypatch):
     monkeypatch.setattr(images.base64, "b64decode", lambda *a, **k: pytest.fail("decoded"))
     with pytest.raises(images.ImageError, match="larger than 50 MB"):
         images.read_data_url("data:image/png;base64," + "A" * (70 * 2**20))
+
+
+@pytest.mark.parametrize("caption, text_px, shown_px", [("0.45", 12, 360), ("+1.2", 12, 360), ("-12", 12, 300),
+                                                        ("0.5", 18, 420), ("-1.2", 18, 420)])
+def test_captions_stand_as_tall_on_screen_as_asked(caption, text_px, shown_px):
+    from caption_measure import caption_heights
+
+    png = images.captioned_grid_png(np.zeros((16, 28, 28, 3), np.uint8), [caption] * 16, nrow=8, scale=2,
+                                    text_px=text_px, shown_px=shown_px)
+    natural = Image.open(io.BytesIO(png)).width
+    heights = caption_heights(png)  # measured from the drawn text, rows with dark pixels in each band
+    assert len(heights) == 2  # one band under each row of samples
+    on_screen = min(heights) * shown_px / natural  # the browser scales the picture, text and all, to shown_px
+    assert text_px <= on_screen < text_px + 3, f"{caption!r}: {min(heights)} px in a {natural}-px picture"
+
+
+def test_a_caption_too_wide_for_its_cell_is_set_smaller_and_stays_on_its_band():
+    png = images.captioned_grid_png(np.zeros((1, 28, 28, 3), np.uint8), ["-1234.5"], nrow=1, scale=2, text_px=18,
+                                    shown_px=60)
+    sheet = np.asarray(Image.open(io.BytesIO(png)).convert("L")).astype(int)
+    band = sheet[4 + 56:-4, 4:4 + 56]  # under the 56-pixel sample, inside the grid's 4-pixel frame
+    assert (band < 110).any()  # the caption is there
+    assert (band[:, :2] > 235).all() and (band[:, -2:] > 235).all()  # and ends inside its own white band

@@ -17,7 +17,7 @@ from explorer.app.restore import RestoredJob
 from explorer.app.runs import Run
 from explorer.app.saver import Saver
 from explorer.app.session import Sessions
-from explorer.app.store import RunStore
+from explorer.app.store import RunStore, StoreError
 from explorer.app.store.schema import WeightsRow
 from explorer.app.threads import ThreadBackend
 from explorer.config import Budget
@@ -165,20 +165,63 @@ def test_an_uploaded_run_is_kept_and_stays_current(servers, tiny_trained):
     assert back.current.name == "Uploaded mine.safetensors" and same_weights(back.current.G, model.G)
 
 
+def two_finished_runs(server: Server):
+    """A session with Run 1 (current) and Run 2 (offered), both saved whole."""
+    session = finished_run(server)
+    session.start(server.backend, tiny(seed=1), Budget("steps", 10)).wait(60)
+    session.sync()
+    assert server.saver.save_now()
+    return session
+
+
 def test_a_run_whose_weights_were_altered_is_named_and_the_rest_come_back(servers):
     first = servers()
-    session = finished_run(first)
-    session.start(first.backend, tiny(seed=1), Budget("steps", 10)).wait(60)
-    session.sync()
-    assert first.saver.save_now()
+    session = two_finished_runs(first)
     first_id = first.saver.ids[session.runs[0].key]
     with first.store._db() as db:
         row = db.query(WeightsRow).filter_by(run_id=first_id, kind="final").one()
         row.data = bytes(row.data[:-8]) + b"\x00" * 8
     first.crash()
     back = servers().sessions.find(session.token)
-    assert [r.name for r in back.runs] == ["Run 2"]
-    assert back.notes and "Run 1" in back.notes[0] and "checksum" in back.notes[0]
+    # Restored without their weights (read when a page asks): Run 1's are refused then, Run 2's come back whole
+    assert [r.name for r in back.runs] == ["Run 1", "Run 2"] and not back.notes
+    with pytest.raises(StoreError, match="checksum"):
+        back.runs[0].G  # noqa: B018
+    assert same_weights(back.runs[1].G, session.runs[1].G)
+
+
+def test_a_restored_session_reads_its_weights_when_a_page_asks_and_admission_counts_them(servers):
+    first = servers()
+    session = two_finished_runs(first)
+    first.crash()
+
+    second = servers()
+    second.saver.book_nets = second.backend.kept.book_nets  # as explorer.ui.state.registry joins them
+    back = second.sessions.find(session.token)
+    assert [r.name for r in back.runs] == ["Run 1", "Run 2"] and not any(r.in_memory for r in back.runs)
+    assert second.backend.kept.bytes() == 0  # nothing read yet: a class reloading after a restart reads records
+    assert same_weights(back.current.G, session.current.G)
+    assert back.current.in_memory and second.backend.kept.bytes() == memory.kept_bytes(back.current.cfg)
+    earlier, other = back.current, next(r for r in back.runs if r is not back.current)
+    assert second.saver.save_now()  # the current run stays in memory; the other was never read
+    assert earlier.in_memory and not other.in_memory
+    back.set_current(other)
+    assert same_weights(other.G, next(r for r in session.runs if r.name == other.name).G)
+    assert second.saver.save_now() and not earlier.in_memory  # no longer current: back to the store
+    wait_until(lambda: gc.collect() >= 0 and second.backend.kept.bytes() == memory.kept_bytes(other.cfg), 10,
+               "the first run's nets to drop out of admission once they went back to the store")
+
+
+def test_a_run_with_no_saved_weights_is_named_and_not_restored(servers):
+    first = servers()
+    session = finished_run(first)
+    run_id = first.saver.ids[session.runs[0].key]
+    with first.store._db() as db:
+        db.query(WeightsRow).filter_by(run_id=run_id).delete()
+    first.crash()
+    back = servers().sessions.find(session.token)
+    assert back.runs == [] and back.current is None
+    assert back.notes and "Run 1" in back.notes[0] and "no saved weights" in back.notes[0]
 
 
 def test_training_goes_on_while_the_database_is_away_and_the_store_catches_up(digits, postgres_server,

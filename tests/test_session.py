@@ -54,6 +54,19 @@ def test_a_new_job_stops_the_last_one_and_numbers_itself(backend):
     assert session.job is None and second.wait(10)
 
 
+def test_a_lessons_fix_becomes_current_in_place_of_the_run_it_fixes_and_any_other_run_is_offered(backend):
+    session = Session("s")
+    assert session.start(backend, tiny(), Budget("steps", 5), lesson="collapse").wait(30)
+    session.sync()
+    broken = session.current
+    assert session.start(backend, tiny(), Budget("steps", 5), lesson="collapse", fix_of=broken.name).wait(30)
+    assert session.sync()
+    assert session.current.name == "Run 2 (the fix)" and session.offer is None  # where the student looks next
+    session.set_current(broken)  # the student goes back to the broken one on purpose: a new run is only offered
+    assert session.start(backend, tiny(), Budget("steps", 5)).wait(30) and session.sync()
+    assert session.current is broken and session.offer.name == "Run 3"
+
+
 def test_the_session_keeps_the_last_runs_and_a_current_one():
     session = Session()
     runs = [run_named(f"r{i}") for i in range(MAX_RUNS + 2)]

@@ -96,7 +96,7 @@ class JobView:
 
     def __getattr__(self, name: str):
         """The progress read through: step, epoch, images_seen, seconds (training time), images_per_second,
-        snapshots, settings, readings, changes, meter_note, nudges, before, pace."""
+        snapshots, settings, readings, changes, meter_note, nudges, lone, pace, wall_rate."""
         if name.startswith("__") or name == "progress":  # copy and pickle probe for these before the fields exist
             raise AttributeError(name)
         return getattr(self.progress, name)

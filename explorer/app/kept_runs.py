@@ -12,6 +12,9 @@ from __future__ import annotations
 import threading
 import weakref
 
+import torch
+
+from ..config import GANConfig
 from ..memory import kept_bytes
 from ..trainer import TrainedModel
 from .limits import Limits, resident_bytes
@@ -31,8 +34,12 @@ class KeptRuns:
         self._kept: list[tuple[weakref.ref, int]] = []  # (a finished run's generator, the bytes its run keeps)
 
     def book(self, model: TrainedModel) -> None:
+        self.book_nets(model.G, model.cfg)
+
+    def book_nets(self, G: torch.nn.Module, cfg: GANConfig) -> None:
+        """A finished run's nets held in memory (a job's result, or brought back from the run store), until G goes."""
         with self._lock:
-            self._kept.append((weakref.ref(model.G), kept_bytes(model.cfg)))
+            self._kept.append((weakref.ref(G), kept_bytes(cfg)))
 
     def bytes(self) -> int:
         """The bytes the runs still kept hold (those let go drop out here)."""

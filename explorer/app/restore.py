@@ -10,12 +10,14 @@ saved weights to train on from, through the continuation that already serves a l
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import resume
 from ..config import Budget, ConfigError
 from ..progress import COLUMNS, HistoryTable, Progress, Row, Status
 from .jobs import Job, JobSpec
+from .runs import Run
 from .session import MAX_RUNS, Session
 from .store import RunStore, StoreError, restart_reason
 from .store.values import RunSummary
@@ -57,8 +59,10 @@ class Restored:
     problems: list[str]  # runs that could not be read back, and why
 
 
-def restore(store: RunStore, token: str) -> Restored | None:
-    """The session under `token` as the store has it; None when it has none. StoreError when the store cannot say."""
+def restore(store: RunStore, token: str, reloader: Callable[[str, int], Callable[[], tuple]]) -> Restored | None:
+    """The session under `token` as the store has it; None when it has none. StoreError when the store cannot say.
+    Its finished runs come back without their nets: `reloader(token, run_id)` brings G and D when a page first
+    asks for them (Run.let_go_of_nets), so a class's reloads after a restart read records, not weights."""
     record = store.session(token)
     if record is None:
         return None
@@ -69,14 +73,22 @@ def restore(store: RunStore, token: str) -> Restored | None:
     summaries = store.runs_of(token)
     stopped = [s for s in summaries if s.status in ACTIVE or s.interrupted]
     training = stopped[-1] if stopped else None
+    weighed = store.runs_with_weights(token)
     for summary in summaries[-MAX_RUNS:]:
         if summary is training:
             continue
+        if summary.id not in weighed:
+            problems.append(f"{summary.name} could not be brought back: it has no saved weights.")
+            continue
         try:
-            run = store.load_run(summary.id, token)
+            kept = store.load_record(summary.id, token)
         except StoreError as e:
             problems.append(f"{summary.name} could not be brought back: {e}.")
             continue
+        # The config is the one its last weights were saved with (RunStore.save_weights keeps the two together).
+        run = Run(summary.name, kept.cfg, None, None, kept.meta, kept.history, kept.snapshots, summary.source,
+                  kept.readings)
+        run.let_go_of_nets(reloader(token, summary.id))
         run.key = f"store-{summary.id}"
         ids[run.key] = summary.id
         session.runs.append(run)

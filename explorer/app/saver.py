@@ -20,6 +20,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import torch
+
+from ..config import GANConfig
 from ..nets import build
 from ..progress import Status
 from .backend import SHUTDOWN_NOTE
@@ -55,6 +58,8 @@ class Saver:
         self.problem = ""  # why the last round could not save everything, in words; "" when all is saved
         self.closing = False  # close() has run (or a test stands for a crash): no more rounds from the thread
         self.ids: dict[str, int] = {}  # run or job key -> its row in the store
+        # Books nets brought back from the store in memory again (the backend's KeptRuns.book_nets), for admission.
+        self.book_nets: Callable[[torch.nn.Module, GANConfig], None] | None = None
         self._jobs: dict[str, Saved] = {}  # job key -> what is saved of it
         self._sessions: dict[str, tuple] = {}  # token -> (run counter, current run's row) as saved
         self._lock = threading.Lock()  # one round at a time (the thread's, or save_now's)
@@ -69,12 +74,14 @@ class Saver:
         """The session under `token` from the store (explorer.app.restore), None when it has none. Its runs are known
         to this saver from now on, so nothing is written twice. Runs that cannot be read back are named in the
         session's `notes`. StoreError when the store cannot say."""
-        found = restore(self.store, token)
+        found = restore(self.store, token, self._reloader)
         if found is None:
             return None
         with self._lock:
             self.ids.update(found.ids)
             session = found.session
+            for run in session.runs:  # saved whole: their nets go back to the store again when nobody looks
+                self._jobs[run.key] = Saved(found.ids[run.key], final=True)
             if session.job is not None:
                 self._jobs[session.job.spec.key] = Saved(found.ids[session.job.spec.key], final=True)
             self._sessions[token] = (session.run_counter, self.ids.get(session.current.key) if session.current
@@ -208,6 +215,8 @@ class Saver:
     def _reloader(self, token: str, run_id: int):
         def reload():
             run = self.store.load_run(run_id, token)  # StoreError: the page says why it cannot show the run
+            if self.book_nets is not None:  # held in memory again: admission counts them until they are let go
+                self.book_nets(run.G, run.cfg)
             return run.G, run.D
         return reload
 

@@ -55,8 +55,9 @@ class Session:
         self.job = None
 
     def sync(self) -> bool:
-        """Once the job has ended, its run joins the runs: it becomes current if there is none, else it is offered
-        (a student exploring a model is never switched away from it). True when that happened now."""
+        """Once the job has ended, its run joins the runs: it becomes current if there is none, or if it is a lesson's
+        fix and the current run is the one it fixes (the broken model was current only because the lesson made it);
+        else it is offered (a student exploring a model is never switched away from it). True when that happened."""
         if self.job is None or not self.job.done or self.adopted:
             return False
         self.adopted = True
@@ -64,7 +65,8 @@ class Session:
         self.job.let_go()
         if run is None:
             return False
-        self.add_run(run, make_current=self.current is None)
+        fixes_current = bool(self.job.fix_of) and self.current is not None and self.current.name == self.job.fix_of
+        self.add_run(run, make_current=self.current is None or fixes_current)
         if self.current is not run:
             self.offer = run
         return True
@@ -81,6 +83,14 @@ class Session:
 
     def set_current(self, run: Run) -> None:
         self.current = run
+        if self.offer is run:
+            self.offer = None
+
+    def drop(self, run: Run) -> None:
+        """Forget a run (its weights could not be brought back from the run store); the newest left is current."""
+        self.runs = [r for r in self.runs if r is not run]
+        if self.current is run:
+            self.current = self.runs[-1] if self.runs else None
         if self.offer is run:
             self.offer = None
 

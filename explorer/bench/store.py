@@ -32,13 +32,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .. import checkpoints, data, presets
+from .. import checkpoints, data, metrics, presets
 from ..app.jobs import JobSpec
 from ..app.limits import Limits, tune_process
 from ..app.runs import Run
 from ..app.saver import Saver
 from ..app.session import Session
 from ..app.store import RunStore
+from ..app.store.settings import data_home
 from ..app.threads import ThreadBackend
 from ..config import Budget
 from ..progress import Status
@@ -80,6 +81,10 @@ def run(args) -> int:
         env.update({"GAN_EXPLORER_HOME": str(home / "home"), **({"GAN_EXPLORER_DATABASE_URL": url} if url else {})})
         store = RunStore.open(None, env)
         stack.callback(store.close)
+        # The real digits' features go where the server keeps them (explorer.ui.state.registry), as a server that
+        # ran on this data folder before its restart left them.
+        metrics.keep_real_features_in(data_home(env) / "cache")
+        stack.callback(metrics.keep_real_features_in, None)
         backend = ThreadBackend(limits, watch_every=None, data=data.load())
         stack.callback(backend.close, wait=10)
         trained, progress = train_one(backend, args.train_steps)

@@ -59,7 +59,7 @@ def pick_model() -> Run | None:
         return None
     if current is None:  # first visit: start on a demo, so there is something to explore at once
         state.set_current(options[0])
-        st.rerun()  # the sidebar, drawn before the page, should name it too
+        state.rerun_keeping_notes()  # the sidebar, drawn before the page, should name it too
     offer = state.offered()
     if offer is not None:  # never switched under the student: offered
         row = st.container(horizontal=True, vertical_alignment="center")
@@ -126,11 +126,14 @@ def reach(run: Run) -> float:
 
 
 def set_point(run: Run, z: torch.Tensor, digit: int | None = None) -> None:
-    """Put z into the sliders and clear the direction offsets. A point past the sliders' reach arrives whole: they
-    widen to hold it (up to MAX_REACH, past which it is clipped, and the page says so)."""
+    """Put z into the sliders and clear the direction offsets. A point past the prior's usual reach arrives whole:
+    the sliders widen to hold it (up to MAX_REACH, past which it is clipped, and the page says so), and narrow
+    again for the next point that needs no more (a wide slider makes a point inside ±1 hard to move finely)."""
     far = float(z.abs().max()) if len(z) else 0.0
-    if far > reach(run):
+    if far > latent.extent(run.cfg):
         ss.lat_reach = min(MAX_REACH, math.ceil(far * 2) / 2)
+    else:
+        ss.pop("lat_reach", None)
     ss.pop("lat_clipped", None)  # a warning for this point only
     if far > MAX_REACH:
         ss.lat_clipped = (f"This point reaches {far:.1f} along one dimension; the sliders stop at ±{MAX_REACH:g}, so "
@@ -181,13 +184,17 @@ def bake(run: Run) -> None:
 
 # ---- sliders ------------------------------------------------------------------------------------------------
 def dimension_sliders(run: Run) -> None:
-    """One slider per latent dimension: the first 16 in view, the rest in an expander."""
+    """One slider per latent dimension: the first 16 in view, the rest in an expander (drawn only while it is open:
+    48 sliders more on every move otherwise; their values stay meanwhile)."""
     dims = run.cfg.latent_dim
     _slider_block([f"lat_z_{i}" for i in range(min(dims, FIRST_SLIDERS))], lambda i: f"z{i + 1}", run)
     if dims > FIRST_SLIDERS:
-        with st.expander(f"More dimensions (z{FIRST_SLIDERS + 1} to z{dims})"):
-            _slider_block([f"lat_z_{i}" for i in range(FIRST_SLIDERS, dims)], lambda i: f"z{FIRST_SLIDERS + i + 1}",
-                          run)
+        more = st.expander(f"More dimensions (z{FIRST_SLIDERS + 1} to z{dims})", key="lat_more_dims",
+                           on_change="rerun")
+        if more.open:
+            with more:
+                _slider_block([f"lat_z_{i}" for i in range(FIRST_SLIDERS, dims)],
+                              lambda i: f"z{FIRST_SLIDERS + i + 1}", run)
 
 
 def _slider_block(keys: list[str], label, run: Run) -> None:
@@ -214,6 +221,18 @@ class Saved:
 
 def gallery(run: Run) -> list[Saved]:
     return [p for p in ss.get("gallery", []) if p.model == id(run)]
+
+
+def point_name(run: Run, z: torch.Tensor, seed: int, digit: int | None) -> str:
+    """What a saved point is: its seed while it is that seed's point; once moved, its coordinates (a few dimensions)
+    or that it is one of your own, never a seed it no longer is."""
+    if torch.allclose(z, latent.point(run.cfg, seed), rtol=0, atol=0.006):  # the sliders round to 0.01
+        name = f"seed {seed}"
+    elif len(z) <= 3:
+        name = "z = (" + ", ".join(f"{v:.2f}" for v in z.tolist()) + ")"
+    else:
+        name = "a point of your own"
+    return name + ("" if digit is None else f", digit {digit}")
 
 
 def save_point(run: Run, z: torch.Tensor, digit: int | None, what: str) -> Saved:

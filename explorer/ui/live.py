@@ -63,13 +63,14 @@ def _live(polling: bool) -> None:
 
 
 def _presented(job: Job, view: JobView) -> None:
-    """Presenter mode, for a projector: the samples and the loss first, where a class looks, then what is happening
-    now in large type, the lesson, and the meter; the settings, results and film strip fold away."""
+    """Presenter mode, for a projector: what is happening now in one large sentence, right under the controls (a
+    1280×720 screen shows it without scrolling), then the samples and the loss, the lesson, and the meter; the
+    settings, results and film strip fold away."""
+    teach.now(job, view)
     started = _started(view)  # once: it says when the run is waiting for its first steps
     if started:
         figures = live_charts.figures(view, job.cfg)
         _grid_and_loss(job, view, figures)
-    teach.now(job, view)
     if view.done:
         ENDED.get(view.status, st.info)(view.reason or f"{job.name} finished: {view.step:,} steps.")
     teach.card(job, view)
@@ -126,9 +127,15 @@ def progress_text(view: JobView, job: Job) -> str:
         head = f"Epoch {view.epoch:,} of {int(budget.amount):,} · step {view.step:,}"
     else:
         head = f"{view.seconds:,.0f} of {budget.amount:g} s of training · step {view.step:,} · epoch {view.epoch:,}"
-    parts = [head, f"{view.images_per_second:,.0f} images/s"]
-    if view.eta is not None and not view.done:
-        parts.append(f"about {_clock(view.eta)} left")
+    # The rate over the last seconds of wall time, slow motion's waits included: a step's compute speed alone
+    # would promise slow motion thousands of images a second and a finish in seconds.
+    rate = view.wall_rate
+    parts = [head, f"{rate.images if rate else view.images_per_second:,.0f} images/s"]
+    if rate and view.pace:
+        parts.append(f"{rate.steps:.1f} steps/s")
+    eta = rate.seconds_left(budget.kind, budget.amount, view.progress) if rate else view.eta
+    if eta is not None and not view.done:
+        parts.append(f"about {_clock(eta)} left")
     return " · ".join(parts)
 
 
@@ -173,9 +180,12 @@ def _grid_and_loss(job: Job, view: JobView, figures: dict) -> None:
         png = push_view.grid_png(latest, scale=2, pushed=pushed)
         rows = (f"one row per digit ({', '.join(map(str, job.cfg.digits))})"
                 if job.cfg.conditional else "the same 64 latent points every time")
-        # in presenter mode as tall as the chart beside it: both fit a projector's screen under the controls
+        few = big and pushed and latest.push is not None  # presenter mode's overlay: the first rows, larger
+        if few:
+            rows = f"rows 1 to {push_view.PRESENTER_ROWS} of 8; {rows}"
+        # in presenter mode about as tall as the chart beside it: both fit a projector's screen under "Now:"
         st.image(png, caption=f"Samples at step {latest.step:,}: {rows}", output_format="PNG",
-                 width=presenter.CHART_HEIGHT - 40 if big else "stretch")
+                 width=push_view.PRESENTER_GRID_PX if few else presenter.GRID_PX if big else "stretch")
         if pushed:
             st.markdown(push_view.explanation(latest.probabilities))
         if not big:
@@ -262,7 +272,7 @@ def _results(job: Job) -> None:
     run = next((r for r in state.runs() if r.source == "trained" and r.name == job.name), None)
     if run is None:
         return
-    current = state.current_run()
+    current = state.current_run(nets=False)
     if run is current:
         st.markdown(f"**{run.name}** is now your current generator: explore it on the latent pages, or download it.")
     else:

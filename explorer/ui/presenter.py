@@ -11,7 +11,10 @@ import streamlit as st
 KEY = "presenter"
 FLAG = "present"
 ON = ("1", "true", "yes", "on")
-CHART_HEIGHT = 460  # beside the sample grid, both fit a 720-pixel-high projector screen under the controls
+# On a 1280×720 projector screen, under the controls and the "Now:" sentence (explorer.ui.live), the sample grid
+# and the loss chart beside it end at about 700 px (measured in tests/test_browser_lessons.py).
+CHART_HEIGHT = 370
+GRID_PX = 300  # the sample grid's width (and height), with its toggle above it and its caption under it
 TEXT_PX = 18  # the smallest text on a chart in presenter mode
 
 

@@ -30,7 +30,7 @@ def show(page: str, poll_job: bool) -> None:
     with st.sidebar:
         presenter.toggle()
         st.subheader("Current generator")
-        run = state.current_run()
+        run = state.current_run(nets=False)  # its name: its nets stay in the run store until a page draws with them
         job = state.job()
         if run is None:
             if job is not None and not job.done:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import lessons
+from .. import diagnosis, lessons
 from ..app import form_values
 from ..app.jobs import Job, JobView
 from ..config import ConfigError, GANConfig
@@ -70,8 +70,8 @@ def form_lesson() -> tuple[lessons.Lesson | None, bool]:
 
 def ready(job: Job | None) -> bool:
     """Before its run, the card of the lesson the form holds (a lesson link opens here): what it shows, what to
-    watch, the fix, and one click to start. It stands above the setup, so presenter mode, which folds the
-    setup away, still shows it. True when it was shown."""
+    watch, and one click to start; not the fix, which would give the lesson away before the class saw it fail.
+    It stands above the setup, so presenter mode, which folds the setup away, still shows it. True when shown."""
     lesson, fixed = form_lesson()
     if lesson is None or job is not None:
         return False
@@ -82,8 +82,6 @@ def ready(job: Job | None) -> bool:
             st.markdown(lesson.fix_text)
         else:
             st.markdown(f"**What to watch:** {lesson.watch}")
-            if lesson.fix:
-                st.markdown(f"**The fix, to try next:** {lesson.fix_text}")
         st.button("Start the fix" if fixed else "Start this lesson", key="start_lesson", type="primary",
                   icon=":material/play_arrow:", on_click=_start_from_card)
     return True
@@ -121,7 +119,8 @@ def lesson_of(cfg: GANConfig) -> tuple[str, str]:
 
 
 def card(job: Job, view: JobView) -> None:
-    """What the lesson shows and why, its fix, and the button that tries it."""
+    """While the lesson runs: what it shows and why, its fix, and the button that tries it (the card before the run
+    keeps the fix back: `ready`)."""
     if not job.lesson:
         return
     lesson = lessons.get(job.lesson)
@@ -162,18 +161,18 @@ def _show(value) -> str:
 
 
 def now(job: Job, view: JobView) -> None:
-    """The "what is happening now" caption: large in presenter mode.
+    """The "what is happening now" caption. In presenter mode, for a class: the headline and one plain sentence in
+    large type (the numbers behind it are for the student at the controls).
 
     Once the run is over it stays, as what the run was doing at its end: a run that the trainer's guard stops
     (divergence, collapse) ends right at the moment a class came to see.
     """
     if view.status == Status.QUEUED:
         return
-    d = lessons.diagnose(view.history, view.readings, job.cfg.digits, view.settings.get("loss", job.cfg.loss),
+    d = diagnosis.diagnose(view.history, view.readings, job.cfg.digits, view.settings.get("loss", job.cfg.loss),
                          view.changes)
-    when = "At the end" if view.done else "Paused" if view.status == Status.PAUSED else "Now"
-    if presenter.active():
-        st.markdown(f"# {d.headline}")
-        st.markdown(f"### {when}: {d.detail}")
+    when = "How it ended" if view.done else "Paused" if view.status == Status.PAUSED else "Now"
+    if presenter.active():  # one heading: two would push the grid and the chart under a projector's fold
+        st.markdown(f"### {when}: {d.headline}. {d.plain or d.detail}")
     else:
         st.markdown(f"**{when}: {d.headline}.** {d.detail}")

@@ -148,6 +148,12 @@ class RunStore:
             found = db.scalars(select(RunRow).where(RunRow.session_hash == token_hash(token)).order_by(RunRow.id))
             return [summary(r) for r in found]
 
+    def runs_with_weights(self, token: str) -> set[int]:
+        """Which of the session's runs have weights saved (without reading them)."""
+        with self._db() as db:
+            return set(db.scalars(select(WeightsRow.run_id).join(RunRow, RunRow.id == WeightsRow.run_id)
+                                  .where(RunRow.session_hash == token_hash(token)).distinct()))
+
     def load_record(self, run_id: int, token: str | None = None) -> RunRecord:
         """The run's record (RunGone when it is not in the store, or, with `token`, not that session's)."""
         with self._db() as db:
