@@ -53,12 +53,20 @@ def test_what_d_tells_g_reads_at_a_glance(app_page, streamlit_server):
     page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Start training", exact=True).click()
     plain = wait_until(lambda: (i := image(page, "Samples at step")) and i["loaded"] and i, 60, "the sample grid")
     switch_on(page, "What D tells G")
-    # measured in the very picture the browser shows, scaled as it draws it
-    shown = wait_until(lambda: (i := image(page, "Samples at step")) and i["loaded"] and i["src"] != plain["src"]
-                       and i, 30, "the grid with D's push")
-    grid = page.request.get(shown["src"]).body()
-    heights = caption_heights(grid)
-    assert len(heights) == 8, f"expected a verdict band under each of 8 rows, found {heights}"
+    # measured in the very picture the browser shows, scaled as it draws it. The grid is redrawn every second as
+    # the run trains, so a new picture is not yet the overlay: wait for one that has the verdict bands (and fetch it
+    # at once: Streamlit lets an old picture's file go when the next one replaces it).
+    def overlay_shown():
+        i = image(page, "Samples at step")
+        if not (i and i["loaded"] and i["src"] != plain["src"]):
+            return None
+        try:
+            found = caption_heights(page.request.get(i["src"]).body())
+        except (OSError, ValueError):  # let go before it was fetched (not a picture any more): the next one
+            return None
+        return (i, found) if len(found) == 8 else None
+
+    shown, heights = wait_until(overlay_shown, 30, "the grid with D's push and a verdict band under each row")
     on_screen = min(heights) * shown["shown"] / shown["natural"]
     assert_no_exception(page, "Train with What D tells G")
     page.get_by_role("button", name="Stop").first.click()
