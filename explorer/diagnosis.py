@@ -142,18 +142,12 @@ def _collapse_words(r: Reading, digits: list[int]) -> str:
     """Mode collapse as a class sees it in the grid: which digits G still draws, or that its samples look alike."""
     if r.looks_real <= 0 or len(digits) == 1:
         return "G draws nearly the same picture again and again: it found one that fools D, and stopped exploring."
-    hist = [v / r.looks_real for v in r.looks_real_histogram]
-    kept = sorted((d for d in digits if hist[d] >= 1 / len(digits) / 4), key=lambda d: -hist[d])
-    gone = [d for d in digits if d not in kept]
+    hist, gone = quality.real_looking_shares(r), quality.vanished(r, digits)
+    kept = sorted((d for d in digits if d not in gone), key=lambda d: -hist[d])
     if not kept or not gone:
         return "G draws nearly the same picture again and again: it found one that fools D, and stopped exploring."
-    return (f"G now draws only {_and(f'{d}s' for d in kept)}; {_and(gone)} {'has' if len(gone) == 1 else 'have'} "
-            f"vanished. It found fakes that fool D and stopped exploring.")
-
-
-def _and(items) -> str:
-    items = [str(i) for i in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return (f"G now draws only {quality.and_list(f'{d}s' for d in kept)}; {quality.and_list(gone)} "
+            f"{'has' if len(gone) == 1 else 'have'} vanished. It found fakes that fool D and stopped exploring.")
 
 
 def _stalled(readings: list[Reading]) -> bool:

@@ -144,6 +144,17 @@ def frozen(net: torch.nn.Module):
         net.requires_grad_(True)
 
 
+@contextmanager
+def evaluating(net: torch.nn.Module):
+    """`net` in evaluation mode (no dropout, batch norm's running statistics) inside the block, its mode restored."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)
+
+
 def resolve_device(name: str) -> torch.device:
     """The config's device: "auto" is CUDA when there is a GPU, else the CPU."""
     if name == "cuda" and not torch.cuda.is_available():

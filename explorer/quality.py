@@ -24,7 +24,7 @@ from . import metrics
 from .classifier import DigitClassifier, load_classifier
 from .config import GANConfig
 from .data import Digits, scale, to_uint8
-from .nets import sample_latent
+from .nets import evaluating, sample_latent
 from .reader import load_reader
 
 SAMPLES = 256  # images per reading: 0.2 s of classifier time on one CPU thread
@@ -100,15 +100,9 @@ class Meter:
              probabilities: bool) -> Reading:
         """Score G (and D) now, keep the reading, and schedule the next one."""
         t0 = time.perf_counter()
-        modes = G.training, D.training
-        G.eval()
-        D.eval()
-        try:
+        with evaluating(G), evaluating(D):
             fake = G(self.z, self.labels)
             d_fake, d_real = D(fake, self.labels).flatten(), D(self.real, self.real_labels).flatten()
-        finally:
-            G.train(modes[0])
-            D.train(modes[1])
         if probabilities:
             d_fake, d_real = torch.sigmoid(d_fake), torch.sigmoid(d_real)
         pixels = to_uint8(torch.nan_to_num(fake), cfg.output).cpu()
@@ -151,13 +145,12 @@ def collapse_warning(reading: Reading, digits: list[int]) -> str | None:
     Only once half the samples or more look like real digits: early noise reads as anything."""
     if reading.looks_real < 0.5:
         return None
-    hist = [v / reading.looks_real for v in reading.looks_real_histogram]  # among the real-looking samples
-    fair = 1 / len(digits)
-    gone = [d for d in digits if hist[d] < fair / 4]
+    hist = real_looking_shares(reading)
+    gone = vanished(reading, digits)
     if len(digits) > 1 and gone:
         top = sorted(digits, key=lambda d: -hist[d])[: max(1, len(digits) - len(gone))]
         taken = ", ".join(f"{d} ({hist[d]:.0%})" for d in top[:3])
-        return (f"Mode collapse: {len(gone)} of the {len(digits)} chosen digits ({_list(gone)}) barely appear, "
+        return (f"Mode collapse: {len(gone)} of the {len(digits)} chosen digits ({and_list(gone)}) barely appear, "
                 f"while G's real-looking samples are mostly {taken}.")
     if reading.variety < COLLAPSE_VARIETY:
         return (f"Mode collapse: the samples look alike: their pixel variety is {reading.variety:.0%} of "
@@ -165,6 +158,18 @@ def collapse_warning(reading: Reading, digits: list[int]) -> str | None:
     return None
 
 
-def _list(items) -> str:
+def real_looking_shares(reading: Reading) -> list[float]:
+    """Each digit's share among the samples that look real (all 0 when none does)."""
+    return [v / reading.looks_real if reading.looks_real > 0 else 0.0 for v in reading.looks_real_histogram]
+
+
+def vanished(reading: Reading, digits: list[int]) -> list[int]:
+    """The chosen digits that barely appear among the real-looking samples: under a quarter of a fair share."""
+    hist = real_looking_shares(reading)
+    return [d for d in digits if hist[d] < 1 / len(digits) / 4]
+
+
+def and_list(items) -> str:
+    """The items in words: 3; 3 and 7; 0, 2 and 3."""
     items = [str(i) for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

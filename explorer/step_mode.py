@@ -11,7 +11,6 @@ in the training thread, between its waits, as every change to the networks does.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import time
 
@@ -19,6 +18,7 @@ import torch
 
 from . import quality
 from .gradients import verdict_text
+from .nets import evaluating
 from .progress import Change, LoneUpdate, Snapshot
 
 MAX_PACE = 100.0  # steps per second: above it slow motion is no slower than full speed on a small net
@@ -38,18 +38,24 @@ def check_pace(steps_per_second: float | None) -> float | None:
     return steps_per_second
 
 
+def _fake_verdicts(lone: LoneUpdate, pick: list[int]) -> tuple[float, float]:
+    """D's mean verdict on the picked fakes, before and after the update."""
+    before, after = (shot.verdicts[pick].float().mean().item() for shot in (lone.before, lone.after))
+    return before, after
+
+
+def _verdict_change(lone: LoneUpdate, before: float, after: float) -> str:
+    p = lone.before.probabilities
+    return f"{verdict_text(before, p)} → {verdict_text(after, p)}"
+
+
 def what_changed(lone: LoneUpdate, pick: list[int]) -> str:
     """The update's numbers in one line: D's mean verdict on the picked fakes and on real digits, and the updated
     network's loss on the batch it learned from, each before → after and read the same way both times."""
-    p = lone.before.probabilities
-
-    def change(a: float, b: float) -> str:
-        return f"{verdict_text(a, p)} → {verdict_text(b, p)}"
-
-    fakes = change(*(shot.verdicts[pick].float().mean().item() for shot in (lone.before, lone.after)))
+    fakes = _verdict_change(lone, *_fake_verdicts(lone, pick))
     net = "D" if lone.what == "D step" else "G"
     return (f"D's mean verdict on these {len(pick)} fakes: **{fakes}**; on {REAL_SAMPLES} real digits: "
-            f"{change(lone.real_before, lone.real_after)}. {net}'s loss on the batch it learned from: "
+            f"{_verdict_change(lone, lone.real_before, lone.real_after)}. {net}'s loss on the batch it learned from: "
             f"{lone.loss_before:.2f} → {lone.loss_after:.2f}.")
 
 
@@ -57,14 +63,9 @@ def why_fakes_rose(lone: LoneUpdate, pick: list[int]) -> str:
     """One sentence on why a D step raised D's verdict on the picked fakes, where a student expects it to fall
     ("" when it did not rise, or after a G step, where a rise is the point). The causes were found by experiment
     (issue 24): neither dropout nor the batch explains it; one update moves D's verdicts on all images together."""
-    fake_before, fake_after = (shot.verdicts[pick].float().mean().item() for shot in (lone.before, lone.after))
+    fake_before, fake_after = _fake_verdicts(lone, pick)
     if lone.what != "D step" or fake_after <= fake_before:
         return ""
-    p = lone.before.probabilities
-
-    def change(a: float, b: float) -> str:
-        return f"{verdict_text(a, p)} → {verdict_text(b, p)}"
-
     loss = f"{lone.loss_before:.2f} → {lone.loss_after:.2f}"
     if lone.loss_after >= lone.loss_before:
         return (f"Why did D rate these fakes higher? This update overshot: even on the batch it learned from, D's loss "
@@ -72,21 +73,10 @@ def why_fakes_rose(lone: LoneUpdate, pick: list[int]) -> str:
     if lone.real_after > lone.real_before:
         return (f"Why did D rate these fakes higher? One update moves D's verdicts on every image together: on the "
                 f"batch it learned from its loss fell ({loss}), mostly by rating real digits higher "
-                f"({change(lone.real_before, lone.real_after)}), and these fakes rose with them.")
+                f"({_verdict_change(lone, lone.real_before, lone.real_after)}), and these fakes rose with them.")
     return (f"Why did D rate these fakes higher? On the batch it learned from (G's fakes of the moment and real "
             f"digits) its loss fell ({loss}), but these are other fakes, and one update moves D's verdicts on all "
             "images together.")
-
-
-@contextlib.contextmanager
-def evaluating(net: torch.nn.Module):
-    """`net` in evaluation mode (no dropout, batch norm's running statistics) inside the block, its mode restored."""
-    was_training = net.training
-    net.eval()
-    try:
-        yield net
-    finally:
-        net.train(was_training)
 
 
 class StepMode:

@@ -170,7 +170,7 @@ def now(job: Job, view: JobView) -> None:
     if view.status == Status.QUEUED:
         return
     d = diagnosis.diagnose(view.history, view.readings, job.cfg.digits, view.settings.get("loss", job.cfg.loss),
-                         view.changes)
+                           view.changes)
     when = "How it ended" if view.done else "Paused" if view.status == Status.PAUSED else "Now"
     if presenter.active():  # one heading: two would push the grid and the chart under a projector's fold
         st.markdown(f"### {when}: {d.headline}. {d.plain or d.detail}")
