@@ -24,7 +24,7 @@ from ..data import load as load_data
 from ..progress import Progress
 from ..trainer import TrainedModel, Trainer
 from .jobs import JobSpec
-from .limits import one_malloc_arena
+from .limits import tune_malloc
 
 WEIGHTS_EVERY = 3.0  # seconds between copies of the weights the server pulls (what a lost run keeps)
 
@@ -44,7 +44,7 @@ class TrainerActor:
         self._lock = threading.Lock()
         self._stopped = False
         torch.set_num_threads(threads)
-        one_malloc_arena()  # as on a thread server: the peak stays near the memory estimate Ray booked
+        tune_malloc()  # as on a thread server: the peak stays near the memory estimate Ray booked
         try:
             cfg = spec.cfg if spec.cfg.device == device else spec.cfg.replace(device=device)
             self.trainer = Trainer(cfg, load_data(cfg.data), measure=spec.measure, start_from=spec.start_from)
