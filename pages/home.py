@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer.app.share import QUICK_STARTS
 from explorer.losses import LOSSES
-from explorer.ui import teach, visuals, widgets
+from explorer.ui import class_start, teach, visuals, widgets
 
 st.title("GAN Explorer")
 st.markdown("Train a **generative adversarial network** on handwritten digits, watch it learn, "
@@ -30,6 +30,9 @@ for col, quick in zip(st.columns(len(QUICK_STARTS)), QUICK_STARTS):
 st.page_link("pages/train.py", label="Or set up your own on the Train page", icon=":material/tune:")
 st.page_link("pages/latent.py", label="Or explore a model trained earlier: the demo models open on the Latent space "
              "page, no waiting", icon=":material/grid_view:")
+
+st.subheader("Teaching a class")
+class_start.show()
 
 st.subheader("Lessons: why GANs fail")
 st.markdown("Each lesson makes a GAN fail in one known way, on purpose, in a minute or two: the Train page "

@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer.config import ConfigError
 from explorer.data import DataError
-from explorer.ui import form, live, presenter, state, teach
+from explorer.ui import classroom, form, live, presenter, state, teach
 
 ss = st.session_state
 
@@ -14,7 +14,7 @@ ss = st.session_state
 def start_or_share(action: str) -> None:
     """Validate the form; start a run or show the setup's link. Errors appear next to the form."""
     try:
-        cfg, budget = form.read()
+        cfg, budget = classroom.enforce(challenge, *form.read())
         lesson, fix_of = teach.lesson_of(cfg)
         if action == "start":
             state.start_job(cfg, budget, lesson, fix_of)
@@ -48,6 +48,7 @@ if warnings:
     st.warning("This link had settings that could not be used; the preset's values stand in for them:\n"
                + "\n".join(f"- {w}" for w in warnings), icon=":material/link_off:")
 teach.start_loaded()  # a lesson or its fix, picked by a button on the last run
+challenge = classroom.show()  # with ?class=CODE: join the class; its challenge sets fields of the form
 job = state.job()
 active = job is not None and not job.done
 if "setup_next" in ss:  # asked for by the last run (Start folds it, Reset opens it), before the expander is drawn
@@ -64,7 +65,7 @@ if not (presenting and active):  # on a projector, a running run's setup only ta
         form.preset_picker()
         teach.setup_note()
         form.planned_changes()
-        action = form.render(active)
+        action = form.render(active, classroom.locked_fields(), classroom.SET_BY_CLASS)
         if active:
             st.caption("A run is going: stop or reset it to start another.")
 if ss.pop("quick_start", False) and not active:

@@ -16,7 +16,7 @@ from apptest_support import app, errors, registry_with, session, start
 from explorer import memory
 from explorer.app.jobs import JobSpec, Refused
 from explorer.app.kept_runs import SERVER_RESERVE
-from explorer.app.limits import Limits
+from explorer.app.limits import MAX_STUDENTS, Limits
 from explorer.app.threads import ThreadBackend
 from explorer.config import Budget, ConfigError, GANConfig
 from explorer.progress import Status
@@ -99,11 +99,13 @@ def test_a_full_queue_refuses_with_a_clear_message(digits):
     reg.close(wait=10)
 
 
-def test_the_default_queue_holds_four_jobs_per_slot(digits):
+def test_the_default_queue_holds_a_whole_class(digits):
+    # One slot, and every other student of the largest class waits: a waiting job holds only its spec.
     reg = backend(digits, memory_for_jobs=None, max_jobs=1)
-    for _ in range(5):
-        reg.submit(JobSpec(tiny(), FOREVER))
-    with pytest.raises(Refused):
+    jobs = [reg.submit(JobSpec(tiny(seed=i), FOREVER)) for i in range(1 + MAX_STUDENTS)]
+    assert reg.stats() == {"running": 1, "queued": MAX_STUDENTS, "max_jobs": 1}
+    assert jobs[-1].view().queue_position == MAX_STUDENTS
+    with pytest.raises(Refused, match="queue is full"):  # a line longer than a class is still refused
         reg.submit(JobSpec(tiny(), FOREVER))
     reg.close(wait=10)
 
@@ -139,7 +141,7 @@ def test_the_largest_setup_from_a_link_is_refused_at_start_with_its_message(monk
 SEVERAL_SESSIONS = textwrap.dedent("""
     import json, sys, threading, time
     from explorer import data, quality
-    from explorer.app.limits import Limits
+    from explorer.app.limits import MAX_STUDENTS, Limits
     from explorer.app.session import Session
     from explorer.app.threads import ThreadBackend
     from explorer.app.jobs import Refused

@@ -277,6 +277,7 @@ def test_a_job_over_the_cap_shows_its_place_in_the_queue(monkeypatch):
         start(a)
         start(b)
         assert "queued (position 1)" in status(b)
+        assert any(c.value.startswith("Waiting: 1st in line") for c in b.caption), [c.value for c in b.caption]
         assert button(b, "Pause").disabled
         session(a).job.stop()
         rerun_until(b, "finished")

@@ -71,11 +71,27 @@ def test_bench_class_writes_the_classrooms_figures(monkeypatch, tmp_path):
     out = tmp_path / "class.json"
     assert main(["bench", "class", "--sessions", "2", "--seconds", "0.5", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert {"backend", "sessions", "jobs_finished", "jobs_lost", "wall_seconds", "median_queue_wait_seconds",
-            "max_queue_wait_seconds", "per_job_images_per_second", "server_peak_rss_mb"} <= set(report)
-    assert (report["backend"], report["sessions"], report["jobs_finished"], report["jobs_lost"]) == ("threads", 2, 2, 0)
+    assert {"backend", "sessions", "jobs_finished", "jobs_refused", "jobs_lost", "wall_seconds",
+            "median_queue_wait_seconds", "max_queue_wait_seconds", "per_job_images_per_second",
+            "server_peak_rss_mb"} <= set(report)
+    assert (report["backend"], report["sessions"], report["jobs_finished"], report["jobs_refused"],
+            report["jobs_lost"]) == ("threads", 2, 2, 0, 0)
     assert report["max_queue_wait_seconds"] > 0.4 and report["per_job_images_per_second"] > 0
     assert report["server_peak_rss_mb"] > 100 and report["wall_seconds"] >= 1.0
+
+
+def test_bench_class_counts_a_refused_student_and_goes_on():
+    from explorer.app.limits import Limits
+    from explorer.app.threads import ThreadBackend
+    from explorer.bench.classroom import simulate
+
+    backend = ThreadBackend(Limits(max_jobs=1, max_queue=1), watch_every=None, set_threads=False)
+    try:  # one trains, one waits, and the third student finds the line full
+        report = simulate(backend, sessions=3, seconds=0.3, digits=[3])
+    finally:
+        backend.close(wait=10)
+    assert (report["jobs_refused"], report["jobs_finished"], report["jobs_lost"]) == (1, 2, 0)
+    assert report["max_queue_wait_seconds"] > 0.2
 
 
 @pytest.mark.slow
@@ -107,3 +123,25 @@ def test_bench_store_writes_the_run_stores_figures(tmp_path):
     assert math.isfinite(report["training_overhead_percent"]) and report["noise_percent"] >= 0
     assert math.isfinite(report["training_cpu_overhead_percent"])
     assert report["images_per_second_without_saver"] > 0 and report["images_per_second_with_saver"] > 0
+
+
+def test_bench_board_times_the_boards_refreshes_while_students_post(tmp_path):
+    # Tiny: 3 students posting every 0.2 s through 2 writers, 3 refreshes, in a fresh SQLite store.
+    import json
+
+    from explorer.cli import main
+
+    out = tmp_path / "board.json"
+    assert main(["bench", "board", "--students", "3", "--writers", "2", "--refreshes", "3", "--refresh-every", "0.2",
+                 "--post-every", "0.2", "--head-start", "80", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert {"machine", "refresh_ms_median", "refresh_ms_p95", "refresh_ms_max", "refresh_cpu_ms_median",
+            "part_ms_median", "under_target", "posts", "post_ms_median", "load_average_1min"} <= set(report)
+    assert (report["database"], report["students"], report["writers"], report["refreshes"]) == ("sqlite", 3, 2, 3)
+    assert report["runs_on_board"] == 3 and report["target_ms"] == 200
+    assert 0 < report["refresh_ms_median"] <= report["refresh_ms_p95"] <= report["refresh_ms_max"]
+    assert len(report["refresh_ms_each"]) == 3 and report["first_refresh_ms"] > 0
+    assert set(report["part_ms_median"]) == {"get", "board", "table", "grids_read", "png"}
+    assert report["posts"] > 3 and report["post_errors"] == 0  # the students moved on while the board was read
+    assert report["steps_at_end_median"] > 80
+    assert "://" not in json.dumps(report)  # no database URL in the figures

@@ -33,7 +33,9 @@ def test_limits_default_from_the_cores_and_env():
                                                    max_memory=3 * GB // 2, max_queue=3)
     assert Limits.from_env({"GAN_EXPLORER_MAX_MEMORY": "6000M"}, cores=2).max_memory == 6000 * 2**20
     assert 0 < Limits.from_env({}, cores=2).max_memory <= limits.available_memory()  # half of what is free now
-    assert Limits(max_jobs=3).queue_cap(3) == 12 and Limits(max_jobs=3, max_queue=0).queue_cap(3) == 0
+    assert Limits(max_jobs=3).queue_cap(3) == limits.MAX_STUDENTS  # a whole class may wait
+    assert Limits(max_jobs=100).queue_cap(100) == 400  # a cluster's many slots: four waiting for each
+    assert Limits(max_jobs=3, max_queue=0).queue_cap(3) == 0  # GAN_EXPLORER_MAX_QUEUE decides where it is set
     with pytest.raises(ValueError, match="GAN_EXPLORER_MAX_MEMORY"):
         Limits.from_env({"GAN_EXPLORER_MAX_MEMORY": "lots"}, cores=2)
     with pytest.raises(ValueError, match="GAN_EXPLORER_MAX_JOBS"):

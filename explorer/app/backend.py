@@ -13,6 +13,7 @@ from collections.abc import Callable
 from .jobs import Job, JobSpec, Refused
 from .kept_runs import KeptRuns
 from .limits import Limits, duration
+from .queue_wait import Measured, PaceRecord, estimate
 
 log = logging.getLogger(__name__)
 SHUTDOWN_NOTE = "The server is shutting down."  # why close() stopped a job (the run store keeps it as a restart)
@@ -37,6 +38,7 @@ class Backend(ABC):
         self._gone_since: dict[int, float] = {}
         self._lock = threading.RLock()
         self.kept = KeptRuns()  # the finished runs this server's sessions keep (explorer.app.kept_runs)
+        self.paces = PaceRecord()  # how long the runs trained here took, for the waiting (explorer.app.queue_wait)
         self.problem = ""  # why no job can train now, in words for every page ("": they can)
         self._watchdog = None
         if watch_every:
@@ -64,7 +66,11 @@ class Backend(ABC):
     def waiting(self) -> int:
         """Jobs waiting for a slot."""
         with self._lock:
-            return len(self.queue)
+            return len(self._line())
+
+    def _line(self) -> list[Job]:
+        """The jobs waiting for a slot, first in line first (under the lock)."""
+        return list(self.queue)
 
     def check_admission(self, spec: JobSpec) -> None:
         """Raise Refused now, at Start, if this backend would not take `spec`: it could never fit, or the queue is
@@ -86,8 +92,24 @@ class Backend(ABC):
         return job
 
     def position(self, job: Job) -> int:
+        """Its place in line, from 1; 0 when it is not waiting."""
         with self._lock:
-            return self.queue.index(job) + 1 if job in self.queue else 0
+            line = self._line()
+            return line.index(job) + 1 if job in line else 0
+
+    def wait_estimate(self, job: Job) -> float | None:
+        """Seconds until waiting `job` starts, played forward from the measured length of the runs ahead
+        (explorer.app.queue_wait); None when it is not waiting or that cannot be told yet.
+
+        The slots it counts are those this backend's training jobs hold: a job waits only while every slot it
+        could have is taken (by the slot count or the memory), and they free up as those jobs end."""
+        with self._lock:
+            line = self._line()
+            if job not in line:
+                return None
+            ahead = line[:line.index(job)]
+            holding = [j for j in self.running if j.started is not None and not j.done]
+        return estimate(holding, ahead, self.paces, self.limits.max_run_seconds)
 
     def stats(self) -> dict:
         with self._lock:
@@ -147,6 +169,8 @@ class Backend(ABC):
     def _release(self, job: Job) -> None:
         if job._model is not None:  # booked before its place is freed, so the next job is admitted beside it
             self.kept.book(job._model)
+        if job.started is not None and not (job.failed or job.lost):
+            self.paces.add(job.spec, Measured.of(job.progress(), job.running_seconds()))
         with self._lock:
             if job in self.running:
                 self.running.remove(job)

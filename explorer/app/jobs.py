@@ -46,6 +46,7 @@ class JobSpec:
     session_id: str = ""
     lesson: str = ""  # the failure-mode lesson this run shows (explorer.lessons), if any
     fix_of: str = ""  # with a lesson: the name of the run whose fix this run tries
+    class_code: str = ""  # the class whose board shows this run (explorer.app.classes), if any
     measure: bool = True  # run the live quality meter
     start_from: Weights | None = None  # a lost run's last weights and record, to train on from
     # The run's own key, whatever becomes of it (job, finished run, row of the run store: explorer.app.saver).
@@ -80,6 +81,7 @@ class JobView:
     queue_position: int  # 1-based while queued, else 0
     eta: float | None  # seconds of wall time left, when known
     done: bool = False
+    wait: float | None = None  # while queued: seconds until it starts, when the runs ahead tell (Backend.wait_estimate)
 
     @property
     def active(self) -> bool:
@@ -286,4 +288,5 @@ class Job(ABC):
         if status == Status.PAUSED:
             eta = None  # nothing is counting down while it waits
         position = self._backend.position(self) if self._backend else 0
-        return JobView(progress, status, reason, fraction, position, eta, done)
+        wait = self._backend.wait_estimate(self) if position and self._backend else None
+        return JobView(progress, status, reason, fraction, position, eta, done, wait)

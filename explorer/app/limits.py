@@ -7,7 +7,8 @@ Settings come from the environment (see `Limits.from_env`):
     GAN_EXPLORER_TORCH_THREADS      torch threads (default: (cores - 1) // max jobs, at least 1)
     GAN_EXPLORER_MAX_MEMORY         the memory the server may hold in all, e.g. 8G or 6000M (default: half of the
                                     memory available when it starts); jobs are admitted while their estimates fit
-    GAN_EXPLORER_MAX_QUEUE          jobs that may wait for a slot (default: 4 per training slot)
+    GAN_EXPLORER_MAX_QUEUE          jobs that may wait for a slot (default: a whole class, MAX_STUDENTS, or 4 per
+                                    training slot where that is more)
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Limits:
     session_grace: float = 30.0
     torch_threads: int = 1
     max_memory: int | None = None  # bytes the server may hold in all; None: no memory admission
-    max_queue: int | None = None  # jobs that may wait; None: QUEUE_PER_SLOT per slot the backend has
+    max_queue: int | None = None  # jobs that may wait; None: a class, or QUEUE_PER_SLOT per slot where more
 
     @classmethod
     def from_env(cls, environ=None, cores: int | None = None, available: int | None = None) -> Limits:
@@ -62,11 +63,18 @@ class Limits:
                    max_memory=max_memory, max_queue=queue)
 
     def queue_cap(self, slots: int) -> int:
-        """How many jobs may wait, for a backend with `slots` training slots."""
-        return self.max_queue if self.max_queue is not None else QUEUE_PER_SLOT * max(1, slots)
+        """How many jobs may wait, for a backend with `slots` training slots.
+
+        Why a whole class by default: a waiting job holds only its spec (its trainer is built once admitted), so a
+        long line costs the server next to nothing, while a refusal sends a student away; the memory admission,
+        not the queue's length, is what keeps the server up."""
+        if self.max_queue is not None:
+            return self.max_queue
+        return max(MAX_STUDENTS, QUEUE_PER_SLOT * max(1, slots))
 
 
-QUEUE_PER_SLOT = 4  # a class of 30 on an 8-core server: 22 wait, within 32
+MAX_STUDENTS = 200  # per class (explorer.app.classes)
+QUEUE_PER_SLOT = 4  # where a server has more than MAX_STUDENTS / 4 slots (a Ray cluster), 4 may wait per slot
 MEMORY_SHARE = 0.5  # of the memory available at start: the rest stays for the system and other programs
 
 

@@ -106,16 +106,9 @@ class RayBackend(Backend):
                                     f"memory, more than it keeps for runs (GAN_EXPLORER_MAX_MEMORY): use smaller "
                                     f"networks")
 
-    def position(self, job: Job) -> int:
-        """Its place among this server's waiting jobs: those Ray has not placed, then those this server holds."""
-        with self._lock:
-            if job in self.waiting_jobs:
-                return self.waiting_jobs.index(job) + 1
-            return len(self.waiting_jobs) + self.queue.index(job) + 1 if job in self.queue else 0
-
-    def waiting(self) -> int:
-        with self._lock:
-            return len(self.waiting_jobs) + len(self.queue)
+    def _line(self) -> list[Job]:
+        """This server's waiting jobs: those Ray has not placed, then those this server holds."""
+        return [*self.waiting_jobs, *self.queue]
 
     def capacity(self) -> int:
         return self._cluster["slots"]

@@ -31,6 +31,7 @@ from .restore import restore
 from .runs import Run
 from .session import Session
 from .store import RunStore, StoreError, restart_reason
+from .store.classes import ClassBook
 
 log = logging.getLogger(__name__)
 SAVE_SECONDS = 2.0  # between rounds: what a crash may lose of the charts
@@ -110,6 +111,16 @@ class Saver:
             self.problem = failures[0] if failures else ""
             return not failures
 
+    def save_session_now(self, session: Session) -> bool:
+        """One session's round, on this thread: a run just started is then in the store (and on its class's board,
+        with its switch on the student's page) at once, not at the next round. False when the store failed."""
+        with self._lock:
+            try:
+                self._save_session(session)
+            except StoreError:
+                return False  # the next round tries again, and says so
+            return True
+
     def close(self, flush: bool = True) -> None:
         """At server stop (after the backend stopped its jobs): a last round, then no more."""
         if self.closing:
@@ -131,6 +142,9 @@ class Saver:
             return
         self._evicted_at = self.clock()
         gone = self.store.evict()
+        classes = ClassBook(self.store).evict(self.store.settings.keep_days)  # a class lasts as long as its runs
+        if classes:
+            log.info("the run store let %d class(es) go", len(classes))
         if gone:
             log.info("the run store let %d run(s) go (%s)", len(gone), ", ".join(sorted({e.why for e in gone})))
         gone_ids = {e.id for e in gone}
@@ -164,7 +178,8 @@ class Saver:
         done = job.done
         if saved is None:
             run_id = self.store.create_run(token, Run(job.name, job.cfg, None, None, self._meta(job)),
-                                           status=view.status, lesson=job.lesson, fix_of=job.fix_of)
+                                           status=view.status, lesson=job.lesson, fix_of=job.fix_of,
+                                           class_code=job.spec.class_code)
             saved = self._jobs[job.spec.key] = Saved(run_id)
             self.ids[job.spec.key] = run_id
         status, reason = view.status, view.reason

@@ -28,10 +28,10 @@ def _store(env: Mapping[str, str]) -> None:
     StoreSettings.from_env(env)
 
 
-def _number(minimum: float) -> Callable[[Mapping[str, str]], None]:
+def _number(minimum: float, kind: type = float) -> Callable[[Mapping[str, str]], None]:
     def check(env: Mapping[str, str]) -> None:
         (name, _), = env.items()
-        env_number(env, name, None, float, minimum)
+        env_number(env, name, None, kind, minimum)
     return check
 
 
@@ -67,6 +67,7 @@ SETTINGS: dict[str, Callable[[Mapping[str, str]], None]] = {
     "GAN_EXPLORER_MAX_MEMORY": _limits,
     "GAN_EXPLORER_MAX_QUEUE": _limits,
     "GAN_EXPLORER_SESSION_KEEP": _number(0.0),
+    "GAN_EXPLORER_MAX_CLASSES": _number(1, int),  # explorer.app.classes.Classes.from_env
     "GAN_EXPLORER_DATABASE_URL": _store,
     "GAN_EXPLORER_HOME": _store,
     "GAN_EXPLORER_KEEP_DAYS": _store,

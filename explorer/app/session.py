@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ..config import Budget, GANConfig
 from .backend import Backend
+from .classes import Membership
 from .jobs import Job, JobSpec
 from .runs import Run
 
@@ -33,6 +34,7 @@ class Session:
         self.adopted = False  # the job's run has joined `runs`
         self.offer: Run | None = None  # a run that finished while another was current: offered, never switched to
         self.notes: list[str] = []  # what the next page should say once (a run the store could not bring back)
+        self.classroom: Membership | None = None  # the class this session's new runs are shown to
 
     # ---- the job -----------------------------------------------------------------------------
     def start(self, backend: Backend, cfg: GANConfig, budget: Budget, lesson: str = "", fix_of: str = "") -> Job:
@@ -40,7 +42,8 @@ class Session:
         session's one job. `lesson` names the failure-mode lesson the run shows; `fix_of`, the run whose fix
         it tries."""
         name = f"Run {self.run_counter + 1}" + (" (the fix)" if fix_of else "")
-        spec = JobSpec(cfg, budget, name=name, session_id=self.token, lesson=lesson, fix_of=fix_of)
+        spec = JobSpec(cfg, budget, name=name, session_id=self.token, lesson=lesson, fix_of=fix_of,
+                       class_code=self.classroom.code if self.classroom else "")
         spec.check()
         backend.check_admission(spec)  # Refused (a ConfigError): it could never fit, or the queue is full
         self.reset_job()

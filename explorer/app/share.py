@@ -15,7 +15,7 @@ from .form_values import DEFAULT_BUDGET, LENGTH_KINDS
 
 DEFAULT_PRESET = "default"
 # Streamlit's own parameters, presenter mode's flag, and the session token (never part of a setup or its link)
-IGNORED = ("embed", "embed_options", "present", "s")
+IGNORED = ("embed", "embed_options", "present", "s", "class")  # class: a student's class (explorer.app.classes)
 
 
 @dataclass

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import classroom, latent, memory, overhead, quality, store, throughput
+from . import board, classroom, latent, memory, overhead, quality, store, throughput
 
 BENCHMARKS = {"quality": quality, "latent": latent, "throughput": throughput, "overhead": overhead,
-              "memory": memory, "class": classroom, "store": store}
+              "memory": memory, "class": classroom, "store": store, "board": board}
 # What a bare `bench` runs, in order, with the arguments each gets (the rest are its defaults).
 ALL = (("throughput", []), ("quality", ["--presets", "all", "--digits", "3"]), ("overhead", []), ("latent", []),
        ("memory", []))

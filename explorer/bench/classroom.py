@@ -1,6 +1,7 @@
 """`bench class`: a class at once. N sessions each start the default preset for S seconds of training, through
-the services a page uses (Session, JobSpec, the backend), not Streamlit; the report says how long they waited,
-how fast each trained, whether any job was lost, and how much memory the server held at its peak.
+the services a page uses (Session, JobSpec, the backend), not Streamlit; the report says how long they waited
+(and how near the waiting pages' estimates of it came), how fast each trained, whether any job was refused or
+lost, and how much memory the server held at its peak. A refusal is a figure of the report, never its end.
 
 The backend is the server's: worker threads (GAN_EXPLORER_* settings), or a Ray cluster with --ray-address.
 `--ray-address local` starts a two-node cluster on this machine for the run (one CPU a node, as many as the
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from .. import presets
 from ..app.backend import Backend, BackendUnavailable
+from ..app.jobs import Refused
 from ..app.limits import Limits
 from ..app.session import Session
 from ..config import Budget
@@ -48,7 +50,7 @@ def run(args) -> int:
     report = {"backend": kind, **report, "machine": machine()}
     for key, value in report.items():
         if key != "machine":
-            print(f"{key:<32} {value}")
+            print(f"{key:<40} {value}")
     write(args.out, report)
     return 0
 
@@ -90,26 +92,55 @@ def backend_for(address: str):
 
 
 def simulate(backend: Backend, sessions: int, seconds: float, digits: list[int]) -> dict:
-    """Every session presses Start at once; wait for all; the figures of the class."""
+    """Every session presses Start at once; wait for all; the figures of the class. A student the server refuses
+    is counted (`jobs_refused`), and the others go on.
+
+    Each poll also reads every waiting job's estimated start (explorer.app.queue_wait); once all have started, the
+    report says how far those estimates were from when each did start."""
     cfg = presets.get("default").config(digits=digits)
     started = time.monotonic()
-    jobs = [Session(f"student-{i}").start(backend, cfg.replace(seed=i), Budget("seconds", seconds))
-            for i in range(sessions)]
-    peak = 0
+    jobs, refused = [], 0
+    for i in range(sessions):
+        try:
+            jobs.append(Session(f"student-{i}").start(backend, cfg.replace(seed=i), Budget("seconds", seconds)))
+        except Refused:
+            refused += 1
+    peak, guesses = 0, []  # (job, the backend's clock when asked, the estimated start then)
     while not all(job.done for job in jobs):
         peak = max(peak, _peak_rss())
+        for job in jobs:
+            wait = job.view().wait if job.queued else None
+            if wait is not None:
+                guesses.append((job, job.clock(), wait))
         time.sleep(0.5)
     wall = time.monotonic() - started
     waits = [job.started - job.created for job in jobs if job.started is not None]
     finished = [job for job in jobs if job.view().status == Status.FINISHED]
     rates = [job.view().images_per_second for job in finished]
-    return {"sessions": sessions, "seconds_each": seconds, "jobs_finished": len(finished),
+    return {"sessions": sessions, "seconds_each": seconds, "jobs_finished": len(finished), "jobs_refused": refused,
             "jobs_lost": sum(job.lost or job.failed for job in jobs), "wall_seconds": round(wall, 1),
             "median_queue_wait_seconds": round(statistics.median(waits), 1) if waits else None,
             "max_queue_wait_seconds": round(max(waits), 1) if waits else None,
+            **_estimate_misses(guesses),
             "per_job_images_per_second": round(statistics.median(rates)) if rates else 0,
             "per_job_images_per_second_all": [round(r) for r in rates],
             "server_peak_rss_mb": round(max(peak, _peak_rss()) / 2**20)}
+
+
+def _estimate_misses(guesses: list) -> dict:
+    """How far the waiting jobs' estimated starts were from their real ones: over every estimate read, and over
+    each job's first (read at Start, before most runs had ended and been measured)."""
+    misses = [(id(job), abs(at + wait - job.started)) for job, at, wait in guesses if job.started is not None]
+    first: dict[int, float] = {}
+    for job, miss in misses:
+        first.setdefault(job, miss)
+    return {"wait_estimates_read": len(misses),
+            "median_wait_estimate_miss_seconds": _median([miss for _, miss in misses]),
+            "median_first_wait_estimate_miss_seconds": _median(list(first.values()))}
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
 
 
 def _peak_rss() -> int:

@@ -108,15 +108,24 @@ def show_error(e: ConfigError) -> None:
              icon=":material/error:")
 
 
-def render(active: bool) -> str | None:
-    """The setup form. Returns "start", "share" or None."""
+def render(active: bool, locked: tuple[str, ...] = (), locked_why: str = "") -> str | None:
+    """The setup form. Returns "start", "share" or None. The `locked` fields (a class's challenge) are shown
+    disabled, marked with `locked_why`."""
     ss = st.session_state
+
+    def lock(name: str, help_text: str | None = None) -> dict:
+        return dict(disabled=True, help=locked_why) if name in locked else dict(help=help_text)
+
     with st.form("setup", enter_to_submit=False):  # Enter in a number field must not start a run
+        if locked:
+            st.caption(f":material/groups: {locked_why}")
         st.pills("Digits", form_values.DIGIT_OPTIONS, selection_mode="multi", key=k("digits"), **KEEP,
-                 help="The digits G learns to draw. **All** picks all ten.")
+                 **lock("digits", "The digits G learns to draw. **All** picks all ten."))
         left, mid, right = st.columns(3)
-        left.segmented_control("Train for", form_values.LENGTH_KINDS, key=k("length_kind"), required=True, **KEEP)
-        _number(left, "How many (steps, epochs or seconds)", "length_amount", step=1, bounds=LENGTH_BOUNDS, **KEEP)
+        left.segmented_control("Train for", form_values.LENGTH_KINDS, key=k("length_kind"), required=True, **KEEP,
+                               **lock("length_kind"))
+        _number(left, "How many (steps, epochs or seconds)", "length_amount", step=1, bounds=LENGTH_BOUNDS, **KEEP,
+                **lock("length_amount"))
         mid.selectbox("Loss", list(LOSSES), format_func=lambda n: LOSSES[n].title, key=k("loss"), **KEEP,
                       help="How D is scored, and what G tries to do. See the Loss tab.")
         _number(mid, "D steps per G step (k)", "d_steps", step=1, **KEEP)

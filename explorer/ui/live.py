@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import images, quality
-from ..app import form_values, live_charts
+from ..app import form_values, live_charts, queue_wait
 from ..app.jobs import Job, JobView
 from ..config import RANGES, ConfigError
 from ..losses import LOSSES
@@ -111,7 +111,8 @@ def _controls(job: Job, view: JobView) -> None:
         st.rerun()
     row.markdown(f"**{job.name}** · Status: **{status}**", width="content")
     if view.status == Status.QUEUED:
-        st.caption("Every training slot on this server is busy; your run starts as soon as one frees up.")
+        st.caption(f"{queue_wait.in_line_text(view.queue_position, view.wait)}. Every training slot on this server is "
+                   f"busy; your run starts when one frees up.")
     st.progress(view.fraction, text=progress_text(view, job))
     push_view.slow_motion(job, view)
 

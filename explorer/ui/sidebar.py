@@ -10,7 +10,8 @@ from . import presenter, state
 # The query parameters each page reads (besides the session token and presenter mode, which every page keeps).
 # Streamlit keeps the address's parameters across a page switch; a page drops those it does not read, so the
 # Home page's address is no stale setup, and a setup link never carries a latent point.
-PAGE_PARAMS = {"train": None, "latent": ("z", "digit", "model")}  # None: every parameter (a setup link's)
+PAGE_PARAMS = {"train": None, "latent": ("z", "digit", "model"), "board": ("key",)}  # None: every parameter
+SECRET_PARAMS = ("key",)  # a board's teacher key: on the board's own address only, never carried to another page
 
 
 def show(page: str, poll_job: bool) -> None:
@@ -63,8 +64,8 @@ def _job_line(polling: bool) -> None:
 
 def _drop_other_pages_params(page: str) -> None:
     reads = PAGE_PARAMS.get(page, ())
-    if reads is None:
-        return
     for key in list(st.query_params):
-        if key not in reads and key not in share.IGNORED:  # the session, presenter mode, Streamlit's own
+        secret = key in SECRET_PARAMS and key not in (reads or ())
+        stale = reads is not None and key not in reads and key not in share.IGNORED  # kept: the session, presenter
+        if secret or stale:
             del st.query_params[key]

@@ -21,12 +21,15 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from .. import metrics, quality
 from ..app import backends, server_settings
 from ..app.backend import Backend, BackendUnavailable
+from ..app.board import GALLERY, WALL, Grids
+from ..app.classes import Classes
 from ..app.jobs import Job
 from ..app.limits import env_number
 from ..app.runs import Run
 from ..app.saver import Saver
 from ..app.session import KEEP_SECONDS, Session, Sessions
 from ..app.store import RunStore, StoreError
+from ..app.store.classes import ClassBook
 from ..app.store.settings import data_home
 from ..config import Budget, GANConfig
 from ..data import DataError
@@ -85,6 +88,25 @@ def saver() -> Saver:
     made = Saver(store, lambda: sessions().all())
     _at_stop(made.close)  # before the backend's close, so it runs after it (last in, first out)
     return made
+
+
+@st.cache_resource(show_spinner=False)
+def classes() -> Classes:
+    """The classes kept in the run store (explorer.app.classes), with this server's limit on them."""
+    return Classes.from_env(ClassBook(saver().store))
+
+
+@st.cache_resource(show_spinner=False)
+def board_grids() -> Grids:
+    """The boards' gallery thumbnails, shared by every viewer of every class on this server: each encoded once per
+    step."""
+    return Grids(classes().book, GALLERY)
+
+
+@st.cache_resource(show_spinner=False)
+def wall_grids() -> Grids:
+    """The same for presenter mode's wall (a 4x4 of each grid), encoded only while a board is presented."""
+    return Grids(classes().book, WALL)
 
 
 @st.cache_resource(show_spinner=False)
@@ -209,6 +231,8 @@ def job() -> Job | None:
 def start_job(cfg: GANConfig, budget: Budget, lesson: str = "", fix_of: str = "") -> Job:
     """Check the setup and queue it as this session's job. Raises ConfigError/DataError naming the problem."""
     new = session().start(registry(), cfg, budget, lesson, fix_of)
+    if session().classroom is not None:  # on the class's board now, and its switch on the page at once
+        saver().save_session_now(session())
     st.session_state.update({f"live_{k}": v for k, v in new.view().settings.items()})
     st.session_state.pop("live_error", None)  # a message about the last run's live change
     return new

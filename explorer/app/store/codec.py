@@ -63,6 +63,15 @@ def readings_text(readings) -> str:
                    "d_real": _tensor_text(r.d_real), "d_fake": _tensor_text(r.d_fake)} for r in readings])
 
 
+def figures_text(readings) -> str:
+    """The newest reading's figures, which a class's board lists without reading the whole record."""
+    if not readings:
+        return "{}"
+    r = readings[-1]
+    return dumps({"step": int(r.step), "read_as": float(r.read_as), "looks_real": float(r.looks_real),
+                  "fid": float(r.fid)})
+
+
 def readings_from(text) -> list[Reading]:
     out = []
     for item in loads(text, "quality readings", list):
@@ -133,10 +142,7 @@ def snapshot_fields(shot: Snapshot) -> dict:
 
 def snapshot_from(row) -> Snapshot:
     count = row.count
-    if not (_whole(count) and 0 < count <= MAX_SAMPLES and _whole(row.step)):
-        raise BadRow(f"its snapshot at step {row.step!r} has a bad sample count")
-    images = _inflate(row.images, count * PIXELS, "snapshot")
-    shot_images = torch.frombuffer(bytearray(images), dtype=torch.uint8).reshape(count, 28, 28).clone()
+    shot_images = pixels_from(row.step, count, row.images)
     push = verdicts = None
     if row.push is not None:
         raw = _inflate(row.push, count * PIXELS * 2, "snapshot's push map")
@@ -146,6 +152,14 @@ def snapshot_from(row) -> Snapshot:
             raise BadRow(f"its snapshot at step {row.step} has verdicts of the wrong size")
         verdicts = torch.frombuffer(bytearray(row.verdicts), dtype=torch.float32).clone()
     return Snapshot(row.step, shot_images, push, verdicts, bool(row.probabilities))
+
+
+def pixels_from(step, count, data) -> torch.Tensor:
+    """A snapshot's samples, (count, 28, 28) uint8, from its stored columns (a board reads these alone)."""
+    if not (_whole(count) and 0 < count <= MAX_SAMPLES and _whole(step)):
+        raise BadRow(f"its snapshot at step {step!r} has a bad sample count")
+    images = _inflate(data, count * PIXELS, "snapshot")
+    return torch.frombuffer(bytearray(images), dtype=torch.uint8).reshape(count, 28, 28).clone()
 
 
 def _inflate(data, size: int, what: str) -> bytes:

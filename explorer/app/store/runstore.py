@@ -84,9 +84,9 @@ class RunStore:
 
     # ---- writing a run ----------------------------------------------------------------------------------------
     def create_run(self, token: str, run: Run, status: str | None = None, reason: str = "", lesson: str | None = None,
-                   fix_of: str = "") -> int:
+                   fix_of: str = "", class_code: str | None = None) -> int:
         """Store `run` (its record, not its weights: see save_weights) for the session; returns its id. A trained
-        run starts "queued"; an uploaded or demo run is "finished"."""
+        run starts "queued"; an uploaded or demo run is "finished". `class_code`: the class whose board shows it."""
         status = status or (Status.QUEUED if run.source == "trained" else Status.FINISHED)
         lesson = lesson if lesson is not None else str(run.meta.get("lesson", ""))
         moment = now()
@@ -96,7 +96,8 @@ class RunStore:
                 rows.touch_session(db, key, 0, None)
             row = RunRow(session_hash=key, name=run.name[:200], source=run.source, config=run.cfg.to_json(),
                          meta=codec.dumps(run.meta), lesson=lesson[:100], fix_of=fix_of[:200], status=str(status),
-                         reason=reason, step=run.steps or 0, size=0, created_at=moment, updated_at=moment)
+                         reason=reason, step=run.steps or 0, size=0, created_at=moment, updated_at=moment,
+                         class_code=class_code or None, figures=codec.figures_text(run.readings))
             db.add(row)
             db.flush()
             rows.write_record(db, row.id, run.history, run.readings, (), (), {}, run.snapshots)
@@ -112,6 +113,9 @@ class RunStore:
         with self._db() as db:
             row = rows.run_row(db, run_id)
             row.status, row.reason, row.step, row.updated_at = str(status), reason, int(step), now()
+            if readings is not None:
+                readings = list(readings)
+                row.figures = codec.figures_text(readings)
             rows.write_record(db, run_id, history, readings, changes, nudges, settings, snapshots)
             rows.count_size(db, run_id)
 

@@ -6,6 +6,12 @@ the same tables; tests/test_store_migrations.py checks that the two agree).
     records    its chart rows, quality readings, live changes, step-mode nudges and settings (JSON)
     snapshots  its newest sample grids (uint8 pixels, zlib; the newest may carry D's push and verdicts)
     weights    its safetensors checkpoint bytes, "latest" (while it trains) and "final", with their SHA-256
+    classes    a teacher's class (explorer.app.classes): its code, the SHA-256 of its key, its challenge, its switches
+    members    a student of a class: the session (by its token's hash) and the display name it gave
+
+A run started in a class carries its class's code (`runs.class_code`), whether its student withdrew it from the
+board and whether the teacher hid it, and its newest quality figures (`runs.figures`), so that a board reads one
+row per run and never a record.
 
 Times are UTC. `runs.size` is the bytes the run holds in all (record, snapshots and weights), for the size budget.
 """
@@ -14,7 +20,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -47,9 +65,37 @@ class RunRow(Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    class_code: Mapped[str | None] = mapped_column(String(6))  # no foreign key: a deleted class lets its runs be
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # by its student
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # by the teacher
+    figures: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")  # the newest quality reading's
 
     __table_args__ = (Index("ix_runs_session_hash", "session_hash"), Index("ix_runs_updated_at", "updated_at"),
-                      Index("ix_runs_status", "status"))
+                      Index("ix_runs_status", "status"), Index("ix_runs_class_code", "class_code"))
+
+
+class ClassRow(Base):
+    __tablename__ = "classes"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))  # sha256(key).hexdigest(): the key itself is never stored
+    challenge: Mapped[str] = mapped_column(Text)  # JSON object, {} without a challenge
+    board_open: Mapped[bool] = mapped_column(Boolean)  # students may see the board (read-only)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    class_code: Mapped[str] = mapped_column(String(6), ForeignKey("classes.code", ondelete="CASCADE"))
+    session_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(24))
+    name_hidden: Mapped[bool] = mapped_column(Boolean)
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("class_code", "session_hash", name="uq_members_class_session"),
+                      Index("ix_members_session_hash", "session_hash"))
 
 
 class RecordRow(Base):
