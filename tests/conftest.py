@@ -32,7 +32,7 @@ import pytest
 import torch
 from apptest_support import close_services
 from browser_support import REPO_ROOT, StreamlitServer, launch_chromium, output_dir, require_chromium
-from postgres_support import database_url, postgres_server  # noqa: F401 (fixtures for the store's tests)
+from postgres_support import database_url, postgres_server, store  # noqa: F401 (fixtures for the store's tests)
 
 # The app's data folder (its run store) for this test run, never the user's or a database of theirs: every server and
 # AppTest of the run shares it unless a test gives its own; removed at exit, after the app's exit handlers saved.

@@ -157,3 +157,15 @@ def database_url(request, tmp_path):
         yield url
     finally:
         server.drop_database(url)
+
+
+@pytest.fixture
+def store(database_url):
+    """A run store opened (and migrated) on `database_url`, closed after the test."""
+    from explorer.app.store import RunStore
+
+    opened = RunStore.open(database_url)
+    try:
+        yield opened
+    finally:
+        opened.close()

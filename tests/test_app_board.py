@@ -5,7 +5,7 @@ allowed, its students; bad codes and keys get plain messages."""
 from __future__ import annotations
 
 import pytest
-from apptest_support import TINY, app, button, rerun_until, session, start
+from apptest_support import TINY, app, button, close_services, rerun_until, session, start
 
 from explorer.app.classes import Challenge
 from explorer.ui import state
@@ -157,3 +157,13 @@ def test_an_ended_class_keeps_its_board_and_takes_no_one_new():
     assert any("has ended: the board is frozen" in c.value for c in board.caption)
     late = app("pages/train.py", **{"class": code})
     assert "has ended" in warnings_and_errors(late) and session(late).classroom is None
+
+
+def test_a_session_brought_back_after_a_restart_is_in_its_class_again():
+    code, _ = new_class(steps=30)
+    ada = start(joined(code, "Ada", **SMALL))
+    token = session(ada).token
+    close_services()  # a server restart: the session is in the run store only
+    back = app("pages/runs.py", s=token)  # not the class link: any page of the session
+    assert session(back) is not session(ada) and session(back).classroom.code == code
+    assert session(back).classroom.member.name == "Ada"

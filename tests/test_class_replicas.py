@@ -13,10 +13,8 @@ Every wait has a deadline, and the processes (each in its own process group) are
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +26,7 @@ from explorer.app import board as B
 from explorer.app.classes import Challenge, Classes
 from explorer.app.store import RunStore
 from explorer.app.store.classes import ClassBook
+from explorer.bench.store import stop
 from explorer.progress import Status
 
 pytestmark = pytest.mark.slow
@@ -76,17 +75,6 @@ def start_app(url: str, code: str, name: str, seed: int, log: Path) -> subproces
         return subprocess.Popen([sys.executable, "-c", APP, code, name, str(SECONDS), str(seed)], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=out, stdin=subprocess.DEVNULL, text=True,
                                 start_new_session=True)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """The process and its group: SIGTERM, then SIGKILL if it lingers."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        if proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=wait)
 
 
 def test_students_on_two_app_processes_appear_on_one_board(postgres_server, tmp_path):

@@ -10,27 +10,19 @@ from datetime import timedelta
 
 import pytest
 import torch
+from sqlalchemy import update
 
 from explorer.app import board as B
 from explorer.app.classes import CODE_LENGTH, CODE_LETTERS, Challenge, Classes, display_name, new_code, parse_code
 from explorer.app.runs import Run
 from explorer.app.store import RunStore, StoreError
 from explorer.app.store.classes import ClassBook, ClassGone, NotTeacher
-from explorer.app.store.schema import ClassRow
+from explorer.app.store.schema import ClassRow, SnapshotRow
 from explorer.config import ConfigError, GANConfig
 from explorer.progress import Snapshot, Status
 from explorer.quality import Reading
 
 ADA, BOB, CY = "token-of-ada-0123456789", "token-of-bob-0123456789", "token-of-cy-01234567890"
-
-
-@pytest.fixture
-def store(database_url):
-    store = RunStore.open(database_url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 @pytest.fixture
@@ -272,3 +264,22 @@ def test_classes_follow_the_store_retention(classes, store):
 
 def store_time(store: RunStore, run_id: int):
     return store.load_record(run_id).summary.updated_at
+
+
+def test_a_class_that_ended_takes_no_more_runs(classes, store):
+    code, key = classes.start(None)
+    classes.join(code, ADA, "Ada")
+    before = class_run(store, ADA, code, "Run 1")
+    classes.book.end(code, key)
+    class_run(store, ADA, code, "Run 2")  # started after the end: the student's own
+    assert [r.run_id for r in classes.book.board(code)] == [before]
+
+
+def test_an_altered_grid_leaves_its_run_without_a_thumbnail(classes, store):
+    code, _ = classes.start(None)
+    classes.join(code, ADA, "Ada")
+    classes.join(code, BOB, "Bob")
+    spoilt, kept = class_run(store, ADA, code), class_run(store, BOB, code)
+    with store.engine.begin() as db:
+        db.execute(update(SnapshotRow).where(SnapshotRow.run_id == spoilt).values(images=b"not zlib"))
+    assert set(B.Grids(classes.book).for_runs([spoilt, kept])) == {kept}

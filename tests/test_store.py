@@ -30,15 +30,6 @@ def trained(digits):
     return trainer
 
 
-@pytest.fixture
-def store(database_url):
-    store = RunStore.open(database_url)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def run_of(trainer, name: str = "Run 1") -> Run:
     model = trainer.trained_model(name=name)
     p = trainer.state()

@@ -26,6 +26,7 @@ from ..config import GANConfig
 from ..nets import build
 from ..progress import Status
 from .backend import SHUTDOWN_NOTE
+from .classes import Membership
 from .jobs import Job
 from .restore import restore
 from .runs import Run
@@ -88,6 +89,10 @@ class Saver:
             self._sessions[token] = (session.run_counter, self.ids.get(session.current.key) if session.current
                                      else None)
         session.notes += found.problems
+        code = ClassBook(self.store).class_of(token)  # its class, so that a run it starts there is on the board
+        member = ClassBook(self.store).member(code, token) if code else None
+        if member is not None:
+            session.classroom = Membership(code, member)
         return session
 
     # ---- rounds ----------------------------------------------------------------------------------------------

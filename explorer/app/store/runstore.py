@@ -25,7 +25,7 @@ from . import codec, migrate, rows
 from .engine import make_engine, reason
 from .errors import StoreError
 from .rows import token_hash
-from .schema import RecordRow, RunRow, SessionRow, SnapshotRow, WeightsRow
+from .schema import ClassRow, RecordRow, RunRow, SessionRow, SnapshotRow, WeightsRow
 from .settings import StoreSettings, database_url, private_sqlite_file, safe
 from .values import Evicted, RunRecord, RunSummary, SessionRecord, now, restart_reason, summary, utc
 
@@ -94,6 +94,9 @@ class RunStore:
             key = token_hash(token)
             if db.get(SessionRow, key) is None:
                 rows.touch_session(db, key, 0, None)
+            if class_code:  # a class that ended (or went) takes no more runs: its board stays as it was
+                found = db.get(ClassRow, class_code)
+                class_code = class_code if found is not None and found.ended_at is None else None
             row = RunRow(session_hash=key, name=run.name[:200], source=run.source, config=run.cfg.to_json(),
                          meta=codec.dumps(run.meta), lesson=lesson[:100], fix_of=fix_of[:200], status=str(status),
                          reason=reason, step=run.steps or 0, size=0, created_at=moment, updated_at=moment,
