@@ -1,4 +1,5 @@
-"""Command line: `python -m explorer train | sample | evaluate | presets | train-classifier | build-demos | bench`."""
+"""Command line: `python -m explorer train | sample | evaluate | presets | train-classifier | build-demos | bench |
+sweep` (the sweep, which runs jobs through the services, in explorer/commands)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,9 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(run=cmd_build_demos)
 
     from . import bench
+    from .commands import sweep
     bench.add_parser(sub)
+    sweep.add_parser(sub)
 
     le = sub.add_parser("lessons", help="train each failure-mode lesson (and its fix) and check that it happens")
     le.add_argument("--only", nargs="+", metavar="NAME", help="these lessons (default: all)")

@@ -21,12 +21,15 @@ BREAKS = [  # (where the module would stand, what it imports): each must fail
     ("explorer/app/store/probe.py", "from explorer.ui import state"),
     ("explorer/bench/probe.py", "from ..ui import live"),
     ("explorer/bench/probe.py", "import streamlit"),
+    ("explorer/commands/probe.py", "import streamlit"),
+    ("explorer/commands/probe.py", "from ..ui import state"),
 ]
 ALLOWED = [
     ("explorer/probe.py", "from . import config"),
     ("explorer/app/probe.py", "from .. import config"),
     ("explorer/app/probe.py", "from . import jobs"),
     ("explorer/bench/probe.py", "from ..app import jobs"),
+    ("explorer/commands/probe.py", "from ..app import sweeps"),
     ("explorer/ui/probe.py", "import streamlit as st\nfrom ..app import jobs"),
     ("pages/probe.py", "import streamlit as st\nfrom explorer.ui import state"),
 ]
