@@ -25,6 +25,7 @@ else:  # a session's run
         st.Page("pages/interpolation.py", title="Interpolation", icon=":material/linear_scale:",
                 url_path="interpolation"),
         st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
+        st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:", url_path="sweep"),
         st.Page("pages/board.py", title="Class board", icon=":material/leaderboard:", url_path="board"),
     ])
     sidebar.show(page.url_path, poll_job=page.url_path != "train")

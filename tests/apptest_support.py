@@ -17,7 +17,7 @@ from explorer.app.session import Session
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGES = ["pages/home.py", "pages/train.py", "pages/latent.py", "pages/interpolation.py", "pages/runs.py",
-         "pages/board.py"]
+         "pages/sweep.py", "pages/board.py"]
 TINY = {"preset": "default", "digits": "3", "steps": "30", "g_layers": "32", "d_layers": "32", "batch_size": "16",
         "latent_dim": "8", "snapshot_every": "10"}
 
@@ -44,6 +44,7 @@ def close_services() -> None:
     state.classes.clear()  # they hold the run store just closed
     state.board_grids.clear()
     state.wall_grids.clear()
+    state.sweeps.clear()
 
 
 @contextlib.contextmanager

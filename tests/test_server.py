@@ -24,7 +24,7 @@ from explorer.ui import server, state
 
 pytestmark = pytest.mark.usefixtures("app_services")  # its AppTests make the app's services
 
-NAVIGATION = ["Home", "Train", "Latent space", "Interpolation", "Runs", "Class board"]
+NAVIGATION = ["Home", "Train", "Latent space", "Interpolation", "Runs", "Sweep", "Class board"]
 
 
 @pytest.fixture

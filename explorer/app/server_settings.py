@@ -68,6 +68,7 @@ SETTINGS: dict[str, Callable[[Mapping[str, str]], None]] = {
     "GAN_EXPLORER_MAX_QUEUE": _limits,
     "GAN_EXPLORER_SESSION_KEEP": _number(0.0),
     "GAN_EXPLORER_MAX_CLASSES": _number(1, int),  # explorer.app.classes.Classes.from_env
+    "GAN_EXPLORER_SWEEP_SLOTS": _number(1, int),  # explorer.app.sweep_runs.slots_from_env
     "GAN_EXPLORER_DATABASE_URL": _store,
     "GAN_EXPLORER_HOME": _store,
     "GAN_EXPLORER_KEEP_DAYS": _store,

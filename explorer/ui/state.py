@@ -110,6 +110,18 @@ def wall_grids() -> Grids:
 
 
 @st.cache_resource(show_spinner=False)
+def sweeps():
+    """The server's sweeps (the Sweep page: explorer.app.sweep_runs.SweepRuns), one per session token; stopped at the
+    server's stop, before the backend closes (last in, first out: it is made after the backend). Imported here, on
+    the Sweep page's first use: Optuna's import would add a second to every server's start."""
+    from ..app.sweep_runs import SweepRuns
+
+    made = SweepRuns()
+    _at_stop(made.stop_all)
+    return made
+
+
+@st.cache_resource(show_spinner=False)
 def settings_problems() -> tuple[str, ...]:
     """What is wrong with this server's GAN_EXPLORER_* settings (explorer.app.server_settings), read once: a
     server's environment does not change while it runs."""
