@@ -5,12 +5,16 @@ use, so a server that restarted is reached again."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_S = 10
+WAL_RETRY_SECONDS = 0.05
 
 
 def make_engine(url: URL) -> Engine:
@@ -25,13 +29,28 @@ def make_engine(url: URL) -> Engine:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         # With WAL: a commit survives the server being killed; an OS crash may lose the last ones, never corrupt.
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _wal(cursor) -> None:
+    """Switch to the write-ahead log. On a new database that another process is creating or migrating at that moment
+    (replicas starting together), the switch can answer "database is locked" at once, without waiting out the busy
+    timeout: SQLite needs the database to itself for it. So it is tried again for up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_RETRY_SECONDS)
 
 
 def reason(error: SQLAlchemyError, url: URL) -> str:
